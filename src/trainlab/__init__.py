@@ -1,0 +1,3 @@
+"""trainlab: the classic experiments of a first deep-learning course, one command each."""
+
+__version__ = "0.1.0"
