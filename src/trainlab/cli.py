@@ -1,0 +1,163 @@
+"""The `trainlab` command line (see docs/DESIGN.md §1).
+
+Exit codes: 0 success; 2 bad usage or bad input (one line on stderr, no traceback);
+3 the run failed; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from pathlib import Path
+
+from trainlab.config import PRESETS, describe_fields, parse_set_value
+from trainlab.errors import BadInput
+from trainlab.registry import all_experiments, get
+from trainlab.report.render import fmt
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
+        raise BadInput(f"{self.prog}: {message}")
+
+
+def _parse_sets(items: list[str]) -> dict:
+    sets = {}
+    for item in items or []:
+        if "=" not in item:
+            raise BadInput(f"--set {item!r}: expected key=value")
+        key, value = item.split("=", 1)
+        if not key.strip():
+            raise BadInput(f"--set {item!r}: empty key")
+        sets[key.strip()] = parse_set_value(value)
+    return sets
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", default="full", help="smoke | quick | full (default: full)")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config field (dotted keys, JSON values); repeatable")
+    p.add_argument("--config", dest="config_file", metavar="FILE.toml", help="config file")
+    p.add_argument("--seed", type=int, help="random seed")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
+    p.add_argument("--runs-dir", default="runs", help="parent of run folders (default: ./runs)")
+    p.add_argument("--json", action="store_true", help="print summary.json to stdout")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="trainlab", description="The classic experiments of a first "
+                     "deep-learning course, one command each.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.add_parser("list", help="list the experiments")
+    show = sub.add_parser("show", help="describe an experiment, its config and presets")
+    show.add_argument("experiment")
+    run = sub.add_parser("run", help="run an experiment")
+    run.add_argument("experiment")
+    _add_run_options(run)
+    run.add_argument("--out", help="exact run folder (must not exist or be empty)")
+    res = sub.add_parser("resume", help="continue an interrupted run")
+    res.add_argument("run_dir")
+    res.add_argument("--device", default=None)
+    res.add_argument("--json", action="store_true")
+    rep = sub.add_parser("report", help="(re)build RUNS_DIR/index.html")
+    rep.add_argument("runs_dir", nargs="?", default="runs")
+    try:
+        from trainlab.suite import add_arguments as add_suite
+    except ImportError:
+        add_suite = None
+    if add_suite is not None:
+        add_suite(sub.add_parser("suite", help="run every experiment, then report"))
+    try:
+        from trainlab.sweep import add_arguments as add_sweep
+    except ImportError:
+        add_sweep = None
+    if add_sweep is not None:
+        add_sweep(sub.add_parser("sweep", help="hyperparameter search with Optuna"))
+    return parser
+
+
+def _cmd_list() -> int:
+    exps = all_experiments()
+    width = max(len(e.id) for e in exps) if exps else 0
+    for e in exps:
+        print(f"{e.id:<{width}}  {e.purpose}")
+    return 0
+
+
+def _cmd_show(exp_id: str) -> int:
+    exp = get(exp_id)
+    print(f"{exp.id} — {exp.purpose}\nchapter: {exp.chapter}\n")
+    if exp.question:
+        print(exp.question.strip() + "\n")
+    print("config fields:")
+    for row in describe_fields(exp.config):
+        print(f"  {row['key']} ({row['type']}, default {fmt(row['default'])})\n"
+              f"      {row['help']}")
+    print("\npresets:")
+    for name in PRESETS:
+        over = exp.presets.get(name, {})
+        text = ", ".join(f"{k}={json.dumps(v)}" for k, v in over.items()) or "(defaults)"
+        print(f"  {name}: {text}")
+    return 0
+
+
+def _finish(outcome, as_json: bool) -> int:
+    from trainlab.runs import to_json
+
+    if as_json:
+        if outcome.summary is not None:
+            print(to_json(outcome.summary))
+        print(outcome.path, file=sys.stderr)
+    else:
+        print(outcome.path)
+    if outcome.state != "completed":
+        print(f"trainlab: run {outcome.state}: {outcome.reason}", file=sys.stderr)
+    return outcome.exit_code
+
+
+def _on_sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "list":
+            return _cmd_list()
+        if args.command == "show":
+            return _cmd_show(args.experiment)
+        if args.command == "run":
+            from trainlab.runner import execute
+
+            outcome = execute(args.experiment, preset=args.preset, sets=_parse_sets(args.sets),
+                              config_file=args.config_file, seed=args.seed, device=args.device,
+                              out=args.out, runs_dir=args.runs_dir, quiet=args.json)
+            return _finish(outcome, args.json)
+        if args.command == "resume":
+            from trainlab.runner import resume
+
+            return _finish(resume(args.run_dir, device=args.device, quiet=args.json), args.json)
+        if args.command == "report":
+            from trainlab.report.site import write_index
+
+            if not Path(args.runs_dir).is_dir():
+                raise BadInput(f"{args.runs_dir}: no such runs folder")
+            print(write_index(args.runs_dir))
+            return 0
+        return args.func(args)
+    except BadInput as exc:
+        print(f"trainlab: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("trainlab: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Diagnostics of trained networks, one quantity per module, each checked against an oracle.
+
+They work on ordinary `torch.nn.Module`s and on flat parameter vectors ``theta`` of shape
+``(P,)`` (see `flatten_params` and `make_loss_fn`); trainlab imports nothing above them.
+"""
+
+from .activations import activation_maps, weight_histograms
+from .grad_norm import grad_norm, grad_norms_per_layer, loss_grad, loss_grad_norm
+from .hessian import (
+    SpectralDensity,
+    dense_hessian,
+    hessian_eigenvalues,
+    hvp,
+    hvp_operator,
+    lanczos_top_k,
+    spectral_density,
+)
+from .interpolation import interpolate, interpolation_curve
+from .lanczos import Tridiagonal, lanczos
+from .minimal_ratio import minimal_ratio
+from .params import count_params, flatten_params, load_flat, make_loss_fn, unflatten_like
+from .pca import PCAResult, trajectory_pca, weight_pca
+from .sensitivity import jacobian_norms, loss_input_grad_norms
+from .sharpness import sharpness
+
+__all__ = [
+    "PCAResult",
+    "SpectralDensity",
+    "Tridiagonal",
+    "activation_maps",
+    "count_params",
+    "dense_hessian",
+    "flatten_params",
+    "grad_norm",
+    "grad_norms_per_layer",
+    "hessian_eigenvalues",
+    "hvp",
+    "hvp_operator",
+    "interpolate",
+    "interpolation_curve",
+    "jacobian_norms",
+    "lanczos",
+    "lanczos_top_k",
+    "load_flat",
+    "loss_grad",
+    "loss_grad_norm",
+    "loss_input_grad_norms",
+    "make_loss_fn",
+    "minimal_ratio",
+    "sharpness",
+    "spectral_density",
+    "trajectory_pca",
+    "unflatten_like",
+    "weight_histograms",
+    "weight_pca",
+]

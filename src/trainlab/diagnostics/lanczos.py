@@ -1,0 +1,123 @@
+"""Symmetric Lanczos with full reorthogonalisation, for any matrix-free operator.
+
+Only the products ``A @ v`` are needed; memory is ``O(P * iters)`` for the Lanczos basis
+(kept to reorthogonalise), never ``O(P^2)``. The tridiagonal matrix ``T`` it builds has
+Ritz values (eigenvalues of ``T``) that approximate the extreme eigenvalues of ``A``
+first, and its eigenvectors' first components give the Gauss quadrature weights used by
+stochastic Lanczos quadrature.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+MatVec = Callable[[Tensor], Tensor]
+
+
+class Tridiagonal(NamedTuple):
+    """The Lanczos tridiagonal matrix: ``alpha`` (m,) diagonal, ``beta`` (m-1,) off-diagonal."""
+
+    alpha: Tensor
+    beta: Tensor
+
+    def dense(self) -> Tensor:
+        """Return ``T`` as an ``(m, m)`` matrix."""
+        t = torch.diag(self.alpha)
+        if self.beta.numel():
+            t = t + torch.diag(self.beta, 1) + torch.diag(self.beta, -1)
+        return t
+
+    def eigh(self) -> tuple[Tensor, Tensor]:
+        """Return Ritz values (m,) ascending and the eigenvectors of ``T`` (m, m)."""
+        return torch.linalg.eigh(self.dense())
+
+
+def _orthogonalise(w: Tensor, basis: Tensor) -> Tensor:
+    """Remove from ``w`` its components along the rows of ``basis`` (twice is enough)."""
+    for _ in range(2):
+        w = w - basis.T @ (basis @ w)
+    return w
+
+
+def lanczos(
+    matvec: MatVec,
+    dim: int,
+    iters: int,
+    *,
+    v0: Tensor | None = None,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float64,
+    device: torch.device | str | None = None,
+    top_k: int | None = None,
+    tol: float = 0.0,
+    restart: bool = True,
+) -> Tridiagonal:
+    """Run at most ``iters`` Lanczos steps on the symmetric operator ``matvec``.
+
+    Args:
+        matvec: ``v (dim,) -> A v (dim,)``; called with ``dtype`` vectors.
+        dim: the operator's size ``P``; at most ``P`` steps are made.
+        iters: the largest number of steps (and of stored basis vectors).
+        v0: start vector (dim,); a seeded Gaussian vector when ``None``.
+        top_k: with ``tol > 0``, stop as soon as the ``top_k`` largest Ritz values have
+            residual bounds ``|beta_m * s_{m,i}| <= tol * max|ritz|``.
+        restart: when the Krylov space becomes invariant (``beta ~ 0``) continue with a
+            fresh random vector orthogonal to the basis (``beta = 0`` there), so that
+            running ``P`` steps recovers the whole spectrum, multiplicities included.
+            Without it the run stops there (what quadrature needs).
+
+    Returns:
+        The tridiagonal matrix of the steps made.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    steps = min(iters, dim)
+    basis = torch.zeros(steps, dim, dtype=dtype, device=device)
+    q = torch.randn(dim, generator=gen, dtype=dtype) if v0 is None else v0.detach()
+    q = q.to(dtype=dtype, device=device)
+    q = q / q.norm()
+    alphas: list[Tensor] = []
+    betas: list[Tensor] = []
+    scale = 0.0
+    for j in range(steps):
+        basis[j] = q
+        w = matvec(q).to(dtype=dtype, device=device)
+        a = torch.dot(w, q)
+        alphas.append(a)
+        w = _orthogonalise(w, basis[: j + 1])
+        b = w.norm()
+        scale = max(scale, float(a.abs()), float(b))
+        if j == steps - 1:
+            break
+        if float(b) <= 1e-10 * max(scale, 1e-300):
+            if not restart:
+                break
+            fresh = torch.randn(dim, generator=gen, dtype=dtype).to(device)
+            w = _orthogonalise(fresh, basis[: j + 1])
+            betas.append(torch.zeros((), dtype=dtype, device=device))
+            q = w / w.norm()
+            continue
+        betas.append(b)
+        q = w / b
+        if top_k is not None and tol > 0 and j + 1 >= top_k:
+            tri = Tridiagonal(torch.stack(alphas), _stack(betas[:-1], alphas[0]))
+            if _converged(tri, b, top_k, tol):
+                break
+    return Tridiagonal(torch.stack(alphas), _stack(betas[: len(alphas) - 1], alphas[0]))
+
+
+def _stack(values: list[Tensor], like: Tensor) -> Tensor:
+    return torch.stack(values) if values else like.new_zeros(0)
+
+
+def _converged(tri: Tridiagonal, b_next: Tensor, k: int, tol: float) -> bool:
+    """Whether the top ``k`` Ritz pairs of ``tri`` have small enough residual bounds."""
+    if tri.beta.numel() == 0:
+        ritz, vecs = tri.alpha, torch.ones(1, 1, dtype=tri.alpha.dtype)
+    else:
+        ritz, vecs = tri.eigh()
+    residual = (b_next * vecs[-1, -k:]).abs()
+    return bool(residual.max() <= tol * ritz.abs().max().clamp_min(1e-300))

@@ -1,0 +1,304 @@
+"""Ensemble models: E networks of one architecture in one set of stacked tensors.
+
+Every layer keeps a leading ensemble axis on its parameters (`weight: (E, out, in)`),
+so one forward pass of shape `(E, B, ...) -> (E, B, out)` runs all members with batched
+matmuls (`baddbmm`) and grouped convolutions. Member `e` is initialised from its own
+generator seeded with `seeds[e]`, exactly as a single model with that seed would be,
+and `member(e)` returns it as an ordinary `torch.nn` module for the diagnostics.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+ACTIVATIONS = {
+    "relu": (F.relu, nn.ReLU),
+    "sigmoid": (torch.sigmoid, nn.Sigmoid),
+    "tanh": (torch.tanh, nn.Tanh),
+    "gelu": (F.gelu, nn.GELU),
+    "elu": (F.elu, nn.ELU),
+    "leaky_relu": (F.leaky_relu, nn.LeakyReLU),
+    "softplus": (F.softplus, nn.Softplus),
+    "identity": (lambda x: x, nn.Identity),
+}
+
+
+def _init_member(shape: tuple[int, ...], fan_in: int, gen: torch.Generator,
+                 init_std: float | None) -> torch.Tensor:
+    # PyTorch's default for Linear/Conv (kaiming_uniform with a=sqrt(5)) is U(±1/sqrt(fan_in)).
+    if init_std is not None:
+        return torch.randn(shape, generator=gen) * init_std
+    bound = 1.0 / math.sqrt(fan_in)
+    return torch.rand(shape, generator=gen) * (2 * bound) - bound
+
+
+class EnsembleLinear(nn.Module):
+    """E linear layers: `(E, B, in) -> (E, B, out)`."""
+
+    def __init__(self, ensemble_size: int, in_features: int, out_features: int):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(torch.empty(ensemble_size, out_features, in_features))
+        self.bias = nn.Parameter(torch.empty(ensemble_size, out_features))
+
+    def init_member(self, e: int, gen: torch.Generator, init_std: float | None) -> None:
+        with torch.no_grad():
+            self.weight[e] = _init_member(self.weight.shape[1:], self.in_features, gen, init_std)
+            self.bias[e] = _init_member(self.bias.shape[1:], self.in_features, gen, init_std)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight.transpose(1, 2))
+
+    def member(self, e: int) -> nn.Linear:
+        layer = nn.Linear(self.in_features, self.out_features)
+        with torch.no_grad():
+            layer.weight.copy_(self.weight[e])
+            layer.bias.copy_(self.bias[e])
+        return layer
+
+
+class EnsembleConv2d(nn.Module):
+    """E conv layers as one grouped convolution on `(B, E*C, H, W)` activations."""
+
+    def __init__(self, ensemble_size: int, in_channels: int, out_channels: int,
+                 kernel_size: int, stride: int = 1, padding: int = 0):
+        super().__init__()
+        self.E, self.cin, self.cout = ensemble_size, in_channels, out_channels
+        self.k, self.stride, self.padding = kernel_size, stride, padding
+        self.weight = nn.Parameter(
+            torch.empty(ensemble_size, out_channels, in_channels, kernel_size, kernel_size))
+        self.bias = nn.Parameter(torch.empty(ensemble_size, out_channels))
+
+    def init_member(self, e: int, gen: torch.Generator, init_std: float | None) -> None:
+        fan_in = self.cin * self.k * self.k
+        with torch.no_grad():
+            self.weight[e] = _init_member(self.weight.shape[1:], fan_in, gen, init_std)
+            self.bias[e] = _init_member(self.bias.shape[1:], fan_in, gen, init_std)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.weight.reshape(self.E * self.cout, self.cin, self.k, self.k)
+        return F.conv2d(x, w, self.bias.reshape(-1), self.stride, self.padding, groups=self.E)
+
+    def member(self, e: int) -> nn.Conv2d:
+        layer = nn.Conv2d(self.cin, self.cout, self.k, self.stride, self.padding)
+        with torch.no_grad():
+            layer.weight.copy_(self.weight[e])
+            layer.bias.copy_(self.bias[e])
+        return layer
+
+
+class Ensemble(nn.Module):
+    """A stack of ensemble layers and parameter-free steps described by a layer spec.
+
+    Spec items: `("linear", out)`, `("conv", out, kernel[, stride, padding])`,
+    `("act", name)`, `("maxpool", k)`, `("dropout", p)`, `("flatten",)`.
+    Inputs are `(E, B, *input_shape)`, or `(B, *input_shape)` shared by all members;
+    outputs `(E, B, out)`.
+    """
+
+    def __init__(self, spec: Sequence[tuple], input_shape: Sequence[int],
+                 seeds: Sequence[int], init_std: float | None = None):
+        super().__init__()
+        self.E = len(seeds)
+        self.seeds = list(seeds)
+        self.spec = [tuple(s) for s in spec]
+        self.input_shape = tuple(input_shape)
+        self.layers = nn.ModuleList()
+        shape = self.input_shape
+        for item in self.spec:
+            kind = item[0]
+            if kind == "linear":
+                layer = EnsembleLinear(self.E, math.prod(shape), item[1])
+                shape = (item[1],)
+            elif kind == "conv":
+                stride = item[3] if len(item) > 3 else 1
+                pad = item[4] if len(item) > 4 else 0
+                layer = EnsembleConv2d(self.E, shape[0], item[1], item[2], stride, pad)
+                h = (shape[1] + 2 * pad - item[2]) // stride + 1
+                w = (shape[2] + 2 * pad - item[2]) // stride + 1
+                shape = (item[1], h, w)
+            elif kind == "maxpool":
+                layer = nn.Identity()
+                shape = (shape[0], shape[1] // item[1], shape[2] // item[1])
+            elif kind == "flatten":
+                layer = nn.Identity()
+                shape = (math.prod(shape),)
+            elif kind in ("act", "dropout"):
+                if kind == "act" and item[1] not in ACTIVATIONS:
+                    raise ValueError(f"unknown activation {item[1]!r}")
+                layer = nn.Identity()
+            else:
+                raise ValueError(f"unknown layer kind {kind!r}")
+            self.layers.append(layer)
+        self.output_shape = shape
+        self.init_std = init_std
+        for e, seed in enumerate(self.seeds):
+            self.init_member(e, seed)
+
+    def init_member(self, e: int, seed: int) -> None:
+        """(Re)initialise member `e` from `seed`, as a single model with that seed."""
+        gen = torch.Generator().manual_seed(seed)
+        for layer in self.layers:
+            if isinstance(layer, (EnsembleLinear, EnsembleConv2d)):
+                layer.init_member(e, gen, self.init_std)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        E = self.E
+        if x.dim() == len(self.input_shape) + 1:  # shared input: (B, ...)
+            x = x.unsqueeze(0).expand(E, *x.shape)
+        B = x.shape[1]
+        conv_layout = False  # (B, E*C, H, W) between convolutions
+        for item, layer in zip(self.spec, self.layers, strict=True):
+            kind = item[0]
+            if kind == "conv":
+                if not conv_layout:
+                    x = x.transpose(0, 1).reshape(B, E * x.shape[2], *x.shape[3:])
+                    conv_layout = True
+                x = layer(x)
+            elif kind == "linear":
+                if conv_layout:
+                    x = x.reshape(B, E, -1).transpose(0, 1)
+                    conv_layout = False
+                x = layer(x.reshape(E, B, -1))
+            elif kind == "act":
+                x = ACTIVATIONS[item[1]][0](x)
+            elif kind == "maxpool":
+                x = F.max_pool2d(x, item[1])
+            elif kind == "dropout":
+                x = F.dropout(x, item[1], self.training)
+            elif kind == "flatten":
+                if conv_layout:
+                    x = x.reshape(B, E, -1).transpose(0, 1)
+                    conv_layout = False
+                else:
+                    x = x.reshape(E, B, -1)
+        if conv_layout:
+            x = x.reshape(B, E, -1).transpose(0, 1)
+        return x
+
+    def member(self, e: int) -> nn.Sequential:
+        """Member `e` as an ordinary `nn.Sequential` with copied weights."""
+        modules: list[nn.Module] = []
+        needs_flatten = len(self.input_shape) > 1
+        for item, layer in zip(self.spec, self.layers, strict=True):
+            kind = item[0]
+            if kind == "linear":
+                if needs_flatten:
+                    modules.append(nn.Flatten())
+                    needs_flatten = False
+                modules.append(layer.member(e))
+            elif kind == "conv":
+                modules.append(layer.member(e))
+                needs_flatten = True
+            elif kind == "act":
+                modules.append(ACTIVATIONS[item[1]][1]())
+            elif kind == "maxpool":
+                modules.append(nn.MaxPool2d(item[1]))
+            elif kind == "dropout":
+                modules.append(nn.Dropout(item[1]))
+            elif kind == "flatten":
+                modules.append(nn.Flatten())
+                needs_flatten = False
+        return nn.Sequential(*modules).to(next(self.parameters()).device)
+
+    def member_vector(self, e: int) -> torch.Tensor:
+        """Member `e`'s parameters as one flat vector, in `member(e).parameters()` order."""
+        return torch.cat([p[e].reshape(-1) for p in self.parameters()])
+
+    def flat_parameters(self) -> torch.Tensor:
+        """All members' parameters as `(E, P)`."""
+        return torch.cat([p.detach().reshape(self.E, -1) for p in self.parameters()], dim=1)
+
+    def load_flat(self, flat: torch.Tensor) -> None:
+        """Set all members' parameters from `(E, P)`."""
+        offset = 0
+        with torch.no_grad():
+            for p in self.parameters():
+                n = p[0].numel()
+                p.copy_(flat[:, offset:offset + n].reshape(p.shape))
+                offset += n
+
+    def params_per_member(self) -> int:
+        """Number of parameters of one member."""
+        return sum(p[0].numel() for p in self.parameters())
+
+
+# ----------------------------------------------------------------- architectures
+
+
+def mlp_spec(widths: Sequence[int], activation: str | Sequence[str] = "relu",
+             out_features: int = 1) -> list[tuple]:
+    """Layer spec of an MLP with hidden `widths` and one activation per hidden layer."""
+    acts = [activation] * len(widths) if isinstance(activation, str) else list(activation)
+    if len(acts) != len(widths):
+        raise ValueError("one activation per hidden layer expected")
+    spec: list[tuple] = []
+    for w, a in zip(widths, acts, strict=True):
+        spec += [("linear", int(w)), ("act", a)]
+    return spec + [("linear", int(out_features))]
+
+
+def mlp(widths: Sequence[int], in_features: int, out_features: int, seeds: Sequence[int],
+        activation: str | Sequence[str] = "relu", init_std: float | None = None) -> Ensemble:
+    """E MLPs `in -> widths... -> out`."""
+    return Ensemble(mlp_spec(widths, activation, out_features), (in_features,), seeds, init_std)
+
+
+def pytorch_examples_cnn_spec(num_classes: int = 10) -> list[tuple]:
+    """The CNN of pytorch/examples `mnist/main.py`: conv32-conv64-maxpool-drop-fc128-drop-fc."""
+    return [("conv", 32, 3), ("act", "relu"), ("conv", 64, 3), ("act", "relu"),
+            ("maxpool", 2), ("dropout", 0.25), ("flatten",), ("linear", 128),
+            ("act", "relu"), ("dropout", 0.5), ("linear", num_classes)]
+
+
+def small_cnn_spec(channels: Sequence[int], hidden: int = 0, num_classes: int = 10,
+                   kernel: int = 3, pool_every: int = 1) -> list[tuple]:
+    """Conv blocks (conv-relu[-maxpool2]) with `channels`, then an optional FC layer."""
+    spec: list[tuple] = []
+    for i, c in enumerate(channels):
+        spec += [("conv", int(c), kernel, 1, kernel // 2), ("act", "relu")]
+        if (i + 1) % pool_every == 0:
+            spec.append(("maxpool", 2))
+    spec.append(("flatten",))
+    if hidden:
+        spec += [("linear", int(hidden)), ("act", "relu")]
+    return spec + [("linear", num_classes)]
+
+
+def mlp_param_count(in_features: int, widths: Sequence[int], out_features: int) -> int:
+    """Parameters of an MLP with biases."""
+    dims = [in_features, *widths, out_features]
+    return sum(a * b + b for a, b in zip(dims[:-1], dims[1:], strict=False))
+
+
+def size_to_budget(depth: int, budget: int, in_features: int = 1,
+                   out_features: int = 1) -> list[int]:
+    """Hidden widths of a `depth`-hidden-layer MLP whose parameter count is near `budget`.
+
+    All hidden layers get the same width w (the nearest integer solution of the
+    count's quadratic), then the last hidden layer is nudged to land within 2 % of
+    the budget when the integer grid allows.
+    """
+    if depth < 1 or budget < 1:
+        raise ValueError("depth and budget must be positive")
+    best = None
+    for w in range(1, budget + 1):
+        widths = [w] * depth
+        n = mlp_param_count(in_features, widths, out_features)
+        if best is None or abs(n - budget) < abs(best[0] - budget):
+            best = (n, widths)
+        if n > budget:
+            break
+    widths = best[1]
+    # fine tune the last hidden width
+    for last in range(max(1, widths[-1] - 50), widths[-1] + 51):
+        cand = widths[:-1] + [last]
+        n = mlp_param_count(in_features, cand, out_features)
+        if abs(n - budget) < abs(mlp_param_count(in_features, widths, out_features) - budget):
+            widths = cand
+    return widths

@@ -1,0 +1,177 @@
+"""Run an experiment into a run folder: the one code path of the CLI and the API.
+
+`execute` resolves and validates the config (bad input fails before any folder
+exists), creates the folder, records config, environment and status, calls the
+experiment, then writes `summary.json` and the report. `resume` re-enters a run
+folder and continues from its checkpoints.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from trainlab import __version__
+from trainlab.config import from_dict, resolve, to_dict
+from trainlab.errors import BadInput, RunFailed
+from trainlab.registry import Experiment, get
+from trainlab.report.plots import fallback_metrics_figure
+from trainlab.report.render import render_report
+from trainlab.report.site import write_index
+from trainlab.runs import (RunContext, atomic_write_json, new_run_dir, read_json, read_metrics,
+                           utc_now)
+
+EXIT_OK, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED = 0, 2, 3, 130
+
+
+@dataclass
+class Outcome:
+    """How a run ended: its folder, state, exit code, reason and summary (if completed)."""
+
+    path: Path
+    state: str
+    exit_code: int
+    reason: str | None
+    summary: dict | None
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` -> cuda when available else cpu; `cuda` without a GPU is bad input."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise BadInput("--device cuda: no CUDA device is available (use auto or cpu)")
+    if name not in ("cpu", "cuda"):
+        raise BadInput(f"--device {name}: expected auto, cpu or cuda")
+    return torch.device(name)
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5, cwd=Path(__file__).parent)
+        return out.stdout.strip() or None if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def environment(device: torch.device) -> dict:
+    """Versions, device, threads, git commit and command line, for env.json."""
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "numpy": np.__version__, "trainlab": __version__, "platform": platform.platform(),
+            "device": str(device),
+            "cuda_device": torch.cuda.get_device_name(0) if device.type == "cuda" else None,
+            "threads": torch.get_num_threads(), "git_commit": _git_commit(),
+            "command": sys.argv, "pid": os.getpid()}
+
+
+def _seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+
+
+def _run_in(exp: Experiment, cfg, path: Path, device: torch.device, resume: bool,
+            created: bool, progress: bool | None, status: dict, quiet: bool = False) -> Outcome:
+    started = time.time()
+    status.update(state="running", reason=None, finished=None)
+    atomic_write_json(path / "status.json", status)
+    _seed_everything(cfg.seed)
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    show = sys.stderr.isatty() if progress is None else progress
+    ctx = RunContext(path, exp.id, device, cfg.seed, resume=resume, progress=show,
+                     quiet=quiet)
+    title = cfg.title or exp.id
+    summary = None
+    state, reason, code = "completed", None, EXIT_OK
+    try:
+        summary = exp.run(cfg, ctx)
+    except BadInput:
+        if created:
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            status.update(state="failed", reason="bad input on resume", finished=utc_now())
+            atomic_write_json(path / "status.json", status)
+        raise
+    except RunFailed as exc:
+        state, reason, code = "failed", str(exc), EXIT_FAILED
+    except KeyboardInterrupt:
+        state, reason, code = "interrupted", "interrupted by the user", EXIT_INTERRUPTED
+    except Exception as exc:  # a bug: keep the traceback, fail the run cleanly
+        (path / "error.txt").write_text(traceback.format_exc(), encoding="utf-8")
+        state, reason, code = "failed", f"internal error: {type(exc).__name__}: {exc}", EXIT_FAILED
+    elapsed = status.get("seconds", 0.0) + time.time() - started
+    if state == "completed":
+        atomic_write_json(path / "summary.json", summary)
+    elif not any(b["kind"] == "figure" for b in ctx.blocks):
+        fig = fallback_metrics_figure(read_metrics(path / "metrics.jsonl"))
+        if fig is not None:
+            ctx.figure(fig, "metrics-so-far", "Loss curves recorded before the run stopped.")
+    status.update(state=state, reason=reason, finished=utc_now(), seconds=round(elapsed, 3))
+    try:
+        render_report(path, exp_id=exp.id, title=title, question=exp.question,
+                      what_to_look_at=exp.what_to_look_at,
+                      config=read_json(path / "config.json"), status=status,
+                      summary=summary, blocks=ctx.blocks, headline_keys=exp.headline)
+    finally:
+        atomic_write_json(path / "status.json", status)
+    return Outcome(path, state, code, reason, summary)
+
+
+def execute(exp_id: str, *, preset: str = "full", sets: dict | None = None,
+            config_file: str | Path | None = None, seed: int | None = None,
+            device: str = "auto", out: str | Path | None = None,
+            runs_dir: str | Path = "runs", progress: bool | None = None,
+            quiet: bool = False) -> Outcome:
+    """Run experiment `exp_id` and return its outcome (see module docstring)."""
+    exp = get(exp_id)
+    cfg = resolve(exp.config, exp.presets, preset, config_file, sets, seed)
+    dev = resolve_device(device)
+    if out is not None:
+        path = Path(out)
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise BadInput(f"--out {path}: exists and is not an empty folder")
+        path.mkdir(parents=True, exist_ok=True)
+    else:
+        path = new_run_dir(runs_dir, exp.id)
+    atomic_write_json(path / "config.json", {
+        "experiment": exp.id, "preset": preset, "seed": cfg.seed, "device": str(dev),
+        "config": to_dict(cfg)})
+    atomic_write_json(path / "env.json", environment(dev))
+    status = {"state": "running", "reason": None, "started": utc_now(), "finished": None,
+              "seconds": 0.0}
+    outcome = _run_in(exp, cfg, path, dev, resume=False, created=True, progress=progress,
+                      status=status, quiet=quiet)
+    if out is None:
+        write_index(runs_dir)
+    return outcome
+
+
+def resume(run_dir: str | Path, device: str | None = None,
+           progress: bool | None = None, quiet: bool = False) -> Outcome:
+    """Continue an interrupted or killed run from its last checkpoints."""
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise BadInput(f"{path}: not a run folder")
+    saved = read_json(path / "config.json")
+    if not isinstance(saved, dict) or "experiment" not in saved:
+        raise BadInput(f"{path}/config.json: not a trainlab run config")
+    exp = get(saved["experiment"])
+    status = read_json(path / "status.json")
+    if status.get("state") == "completed":
+        return Outcome(path, "completed", EXIT_OK, None, read_json(path / "summary.json"))
+    cfg = from_dict(exp.config, saved["config"])
+    dev = resolve_device(device or ("cuda" if saved.get("device", "cpu").startswith("cuda")
+                                    and torch.cuda.is_available() else "cpu"))
+    return _run_in(exp, cfg, path, dev, resume=True, created=False, progress=progress,
+                   status=dict(status), quiet=quiet)

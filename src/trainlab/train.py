@@ -1,0 +1,290 @@
+"""The one training loop of trainlab, over an ensemble axis.
+
+`fit` trains the E members of an `Ensemble` together: each step gathers a minibatch
+per member (index slices of that member's own `randperm`), runs one batched forward
+and backward pass, and applies one optimizer over the stacked parameters. Member `e`
+draws its batches from a generator seeded with `seeds[e]`, so an ensemble reproduces
+E separate single-model runs. It evaluates after every `eval_every` epochs, logs
+metrics, checks for divergence, saves checkpoints and resumes from them exactly.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from trainlab.errors import Diverged
+from trainlab.losses import member_accuracy, member_loss, member_penalty
+from trainlab.models import Ensemble
+from trainlab.optim import make_optimizer, schedule
+from trainlab.runs import RunContext
+
+
+@dataclass
+class Split:
+    """Inputs and targets of one split, shared by all members or one slice per member.
+
+    x: (N, ...) shared, or (E, N, ...) when `per_member`; y likewise.
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor
+    per_member: bool = False
+
+    def __len__(self) -> int:
+        return self.x.shape[1] if self.per_member else self.x.shape[0]
+
+    def take(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rows `idx` (E, B) of every member: returns x (E, B, ...), y (E, B, ...)."""
+        if self.per_member:
+            rows = torch.arange(idx.shape[0], device=idx.device).unsqueeze(1)
+            return self.x[rows, idx], self.y[rows, idx]
+        return self.x[idx], self.y[idx]
+
+    def chunk(self, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rows start:stop of every member: x (B, ...) shared or (E, B, ...)."""
+        if self.per_member:
+            return self.x[:, start:stop], self.y[:, start:stop]
+        return self.x[start:stop], self.y[start:stop]
+
+
+@dataclass
+class History:
+    """Metrics per evaluation: `values["test/loss"][t][e]` and the epoch/time of each."""
+
+    epochs: list[int] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    values: dict[str, list[list[float]]] = field(default_factory=dict)
+
+    def series(self, split: str, metric: str) -> np.ndarray:
+        """(T, E) array of one metric over the evaluations."""
+        return np.asarray(self.values[f"{split}/{metric}"], dtype=float)
+
+    def final(self, split: str, metric: str) -> np.ndarray:
+        """(E,) values at the last evaluation."""
+        return self.series(split, metric)[-1]
+
+    def has(self, split: str, metric: str) -> bool:
+        return f"{split}/{metric}" in self.values
+
+    def state(self) -> dict:
+        return {"epochs": list(self.epochs), "seconds": list(self.seconds),
+                "values": {k: [list(r) for r in v] for k, v in self.values.items()}}
+
+    @classmethod
+    def from_state(cls, s: dict) -> History:
+        return cls(list(s["epochs"]), list(s["seconds"]),
+                   {k: [list(r) for r in v] for k, v in s["values"].items()})
+
+
+@dataclass
+class FitResult:
+    """The trained ensemble, its history and which members diverged (and when)."""
+
+    model: Ensemble
+    history: History
+    diverged_epoch: list[int | None]
+    seconds: float
+
+    @property
+    def diverged(self) -> list[bool]:
+        return [d is not None for d in self.diverged_epoch]
+
+
+@torch.no_grad()
+def evaluate(model: Ensemble, split: Split, loss: str, batch: int = 4096) -> dict[str, torch.Tensor]:
+    """Mean loss (and accuracy for classification) of every member on a split: (E,) each."""
+    was_training = model.training
+    model.eval()
+    n = len(split)
+    sums: dict[str, torch.Tensor] = {}
+    for start in range(0, n, batch):
+        x, y = split.chunk(start, min(n, start + batch))
+        out = model(x)
+        weight = out.shape[1] / n
+        parts = {"loss": member_loss(loss, out, y)}
+        acc = member_accuracy(loss, out, y)
+        if acc is not None:
+            parts["accuracy"] = acc
+        for k, v in parts.items():
+            sums[k] = sums.get(k, 0) + v * weight
+    model.train(was_training)
+    return sums
+
+
+def _default_checkpoint_every(epochs: int) -> int:
+    return max(1, epochs // 20)
+
+
+def fit(model: Ensemble, train: Split, *, epochs: int, batch_size: int, loss: str,
+        optimizer: str = "sgd", lr: float | Sequence[float] = 0.01, momentum: float = 0.0,
+        weight_decay: float = 0.0, penalty: str | None = None,
+        penalty_lambda: float | Sequence[float] = 0.0, penalty_weights_only: bool = False,
+        lr_schedule: str | None = None, step_size: int = 1, gamma: float = 0.7,
+        evals: dict[str, Split] | None = None, eval_every: int = 1, eval_at_start: bool = False,
+        on_diverge: str = "fail", callbacks: Sequence[Any] = (), ctx: RunContext | None = None,
+        name: str = "fit", member_names: Sequence[str] | None = None,
+        checkpoint_every: int | None = None, log_metrics: bool = True,
+        progress: bool | None = None, lbfgs_max_iter: int = 20) -> FitResult:
+    """Train every member of `model` on `train`; return the model and its history.
+
+    lr / penalty_lambda: a float or one value per member (E,). on_diverge: "fail" raises
+    `Diverged`; "mask" freezes the diverged members and goes on. evals: splits evaluated
+    every `eval_every` epochs (include "train" for exact full-data train metrics; otherwise
+    the train loss is the mean minibatch loss). callbacks: objects with any of
+    `on_step(step, model, losses)`, `on_epoch_end(epoch, model, history)`,
+    `state_dict()`, `load_state_dict(state)`.
+    """
+    E = model.E
+    device = next(model.parameters()).device
+    names = list(member_names or ([f"m{e}" for e in range(E)] if E > 1 else ["model"]))
+    evals = dict(evals or {})
+    params = list(model.parameters())
+    lam = torch.as_tensor(penalty_lambda, dtype=params[0].dtype, device=device)
+    use_lbfgs = optimizer == "lbfgs"
+    if use_lbfgs:
+        opt: Any = torch.optim.LBFGS(params, lr=float(np.mean(lr)), max_iter=lbfgs_max_iter,
+                                     history_size=100, line_search_fn="strong_wolfe")
+    else:
+        opt = make_optimizer(optimizer, params, lr, momentum, weight_decay)
+    factor = schedule(lr_schedule, epochs, step_size, gamma)
+    gens = [torch.Generator().manual_seed(int(s) + 7_919) for s in model.seeds]
+    history = History()
+    diverged: list[int | None] = [None] * E
+    start_epoch, train_seconds = 0, 0.0
+    every = checkpoint_every or _default_checkpoint_every(epochs)
+    ckpt = ctx.checkpoint(name) if ctx is not None else None
+
+    def snapshot(epoch: int, done: bool) -> dict:
+        return {"epoch": epoch, "done": done, "model": model.state_dict(),
+                "optimizer": opt.state_dict(), "generators": [g.get_state() for g in gens],
+                "torch_rng": torch.get_rng_state(), "history": history.state(),
+                "diverged": [-1 if d is None else d for d in diverged],
+                "seconds": train_seconds,
+                "callbacks": [cb.state_dict() if hasattr(cb, "state_dict") else None
+                              for cb in callbacks]}
+
+    if ckpt is not None and ctx.resume:
+        state = ckpt.load()
+        if state is not None:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            for g, s in zip(gens, state["generators"], strict=True):
+                g.set_state(s)
+            torch.set_rng_state(state["torch_rng"])
+            history = History.from_state(state["history"])
+            diverged = [None if d < 0 else int(d) for d in state["diverged"]]
+            start_epoch, train_seconds = int(state["epoch"]), float(state["seconds"])
+            for cb, s in zip(callbacks, state["callbacks"], strict=False):
+                if s is not None and hasattr(cb, "load_state_dict"):
+                    cb.load_state_dict(s)
+            ctx.truncate_metrics(name, start_epoch)
+            if state["done"]:
+                return FitResult(model, history, diverged, train_seconds)
+
+    def record(epoch: int, train_loss: torch.Tensor | None) -> None:
+        results = {split: evaluate(model, data, loss) for split, data in evals.items()}
+        if "train" not in results and train_loss is not None:
+            results["train"] = {"loss": train_loss}
+        history.epochs.append(epoch)
+        history.seconds.append(train_seconds)
+        rows = []
+        for split, metrics in results.items():
+            for metric, value in metrics.items():
+                vals = value.detach().cpu().tolist()
+                history.values.setdefault(f"{split}/{metric}", []).append(vals)
+        if ctx is not None and log_metrics:
+            for split, metrics in results.items():
+                cpu = {m: v.detach().cpu().tolist() for m, v in metrics.items()}
+                for e in range(E):
+                    row = {"fit": name, "epoch": epoch, "split": split, "model": names[e]}
+                    row.update({m: cpu[m][e] for m in cpu})
+                    rows.append(row)
+            ctx.log(rows)
+
+    if start_epoch == 0 and eval_at_start and not history.epochs:
+        record(0, None)
+
+    n = len(train)
+    full_batch = batch_size >= n
+    show = (ctx.progress if ctx is not None else True) if progress is None else progress
+    bar = tqdm(total=epochs, initial=start_epoch, desc=f"{ctx.exp_id if ctx else 'fit'}:{name}",
+               disable=None if show else True, leave=False, file=sys.stderr, dynamic_ncols=True)
+    model.train()
+    step = start_epoch * max(1, -(-n // batch_size))
+    try:
+        for epoch in range(start_epoch + 1, epochs + 1):
+            t0 = time.perf_counter()
+            if not use_lbfgs:
+                opt.scale = factor(epoch - 1, (epoch - 1) / epochs)
+            if full_batch:
+                batches = [None]
+            else:
+                perms = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(device)
+                batches = [perms[:, s:s + batch_size] for s in range(0, n, batch_size)]
+            running = torch.zeros(E, device=device)
+            for idx in batches:
+                if idx is None:
+                    xb, yb = train.x, train.y
+                else:
+                    xb, yb = train.take(idx)
+
+                def objective(xb=xb, yb=yb) -> tuple[torch.Tensor, torch.Tensor]:
+                    losses = member_loss(loss, model(xb), yb)
+                    pen = member_penalty(penalty, params, lam, penalty_weights_only)
+                    return losses, (losses if pen is None else losses + pen).sum()
+
+                if use_lbfgs:
+                    def closure():
+                        opt.zero_grad()
+                        _, total = objective()
+                        total.backward()
+                        return total
+                    opt.step(closure)
+                    with torch.no_grad():
+                        losses = member_loss(loss, model(xb), yb)
+                else:
+                    losses, total = objective()
+                    opt.zero_grad()
+                    total.backward()
+                    for cb in callbacks:
+                        if hasattr(cb, "on_step"):
+                            cb.on_step(step, model, losses.detach())
+                    opt.step()
+                running += losses.detach() * (xb.shape[-len(model.input_shape) - 1] / n)
+                step += 1
+            train_seconds += time.perf_counter() - t0
+            epoch_loss = running.cpu()
+            bad = [e for e in range(E) if diverged[e] is None
+                   and not bool(torch.isfinite(epoch_loss[e]))]
+            if bad:
+                if on_diverge == "fail":
+                    raise Diverged(epoch, float(epoch_loss[bad[0]]),
+                                   names[bad[0]] if E > 1 else None)
+                for e in bad:
+                    diverged[e] = epoch
+                if all(d is not None for d in diverged):
+                    raise Diverged(epoch, float(epoch_loss[bad[0]]))
+                if not use_lbfgs:
+                    opt.active[bad] = False
+            if epoch % eval_every == 0 or epoch == epochs:
+                record(epoch, running)
+            for cb in callbacks:
+                if hasattr(cb, "on_epoch_end"):
+                    cb.on_epoch_end(epoch, model, history)
+            if ckpt is not None and (epoch % every == 0 or epoch == epochs):
+                ckpt.save(snapshot(epoch, done=epoch == epochs))
+            bar.update(1)
+            if show and history.has("train", "loss"):
+                bar.set_postfix(loss=f"{np.nanmean(history.final('train', 'loss')):.4g}",
+                                refresh=False)
+    finally:
+        bar.close()
+    return FitResult(model, history, diverged, train_seconds)
