@@ -38,7 +38,7 @@ demo: install
 	$(VENV)/bin/trainlab suite --preset quick
 
 test: install system-deps
-	$(PY) -m pytest -q -x --durations=15
+	$(PY) -m pytest -q --durations=15
 
 bench: install
 	$(PY) bench/run_all.py

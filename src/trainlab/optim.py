@@ -78,9 +78,9 @@ class EnsembleOptimizer:
     def load_state_dict(self, sd: dict) -> None:
         dev = self.params[0].device
         self.steps, self.scale = int(sd["steps"]), float(sd["scale"])
-        self.base_lr = sd["base_lr"].to(dev)
-        self.active = sd["active"].to(dev)
-        self.state = {k: [t.to(dev) for t in v] for k, v in sd["state"].items()}
+        self.base_lr = sd["base_lr"].to(dev).clone()
+        self.active = sd["active"].to(dev).clone()
+        self.state = {k: [t.to(dev).clone() for t in v] for k, v in sd["state"].items()}
 
 
 class SGD(EnsembleOptimizer):

@@ -16,6 +16,16 @@ def tiny_mlp(widths=(4, 16, 12, 1), act=nn.Tanh, seed=0, dtype=torch.float64) ->
     return nn.Sequential(*layers).to(dtype)
 
 
+@pytest.fixture(autouse=True)
+def _single_thread():
+    """Run each test on one intra-op thread: on a 2-core machine shared with other jobs,
+    OpenMP's spinning threads make the tiny matmuls here 10-100x slower, not faster."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def mlp():
     return tiny_mlp()

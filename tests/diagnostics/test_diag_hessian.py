@@ -12,6 +12,9 @@ from trainlab.diagnostics import (
 )
 from trainlab.errors import BadInput
 
+# torch.func.hessian (the oracle) loads torch's forward-AD decompositions via torch.jit.script
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
+
 
 @pytest.fixture
 def problem(make_mlp, regression_data):

@@ -14,8 +14,9 @@ Allowed:
   tanh sigmoid``.
 
 Bounds: at most `MAX_LENGTH` characters (checked before parsing), `MAX_NODES` nodes,
-nesting depth `MAX_DEPTH`, and the exponent of ``**`` must be a number (optionally
-signed) of magnitude at most `MAX_EXPONENT` (use ``exp(...)`` for ``e**x``).
+nesting depth `MAX_DEPTH` (a flat chain ``a + b + c`` counts as one level), and the
+exponent of ``**`` must be a number (optionally signed) of magnitude at most
+`MAX_EXPONENT` (use ``exp(...)`` for ``e**x``).
 """
 
 from __future__ import annotations
@@ -213,8 +214,29 @@ def parse_expression(text: str, variables: Sequence[str] = ("x",)) -> Expression
     return Expression(text, variables, fn)
 
 
+_ADDITIVE = (ast.Add, ast.Sub)
+_MULTIPLICATIVE = (ast.Mult, ast.Div)
+
+
+def _same_chain(parent: ast.AST, child: ast.AST) -> bool:
+    """True for the left operand of ``a + b + c``-style chains (one level, not nested)."""
+    if not (isinstance(parent, ast.BinOp) and isinstance(child, ast.BinOp)):
+        return False
+    if child is not parent.left:
+        return False
+    for family in (_ADDITIVE, _MULTIPLICATIVE):
+        if isinstance(parent.op, family) and isinstance(child.op, family):
+            return True
+    return False
+
+
 def _check_size(root: ast.AST, head: str) -> None:
-    """Count expression nodes and measure nesting depth without recursion."""
+    """Count expression nodes and measure nesting depth without recursion.
+
+    Depth counts expression levels, except that a left-associated chain of ``+``/``-``
+    or ``*``/``/`` (``a + b + c + d``) is one level however long it is; its length is
+    bounded by the node count.
+    """
     count = 0
     stack: list[tuple[ast.AST, int]] = [(root, 1)]
     while stack:
@@ -226,7 +248,10 @@ def _check_size(root: ast.AST, head: str) -> None:
             if depth > MAX_DEPTH:
                 raise BadInput(f"{head}: nested too deeply (more than {MAX_DEPTH} levels)")
         for child in ast.iter_child_nodes(node):
-            stack.append((child, depth + 1 if isinstance(child, ast.expr) else depth))
+            if not isinstance(child, ast.expr) or _same_chain(node, child):
+                stack.append((child, depth))
+            else:
+                stack.append((child, depth + 1))
 
 
 def _constant_value(node: ast.AST, head: str) -> float:

@@ -96,7 +96,9 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
             return _parse(raw, name, compressed=False)
     except BadInput:
         raise
-    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+    except EOFError:
+        raise BadInput(f"{name}: truncated gzip data: the compressed stream ends early") from None
+    except (zlib.error, gzip.BadGzipFile) as exc:
         raise BadInput(f"{name}: corrupt gzip data: {_one_line(exc)}") from None
     except OSError as exc:
         raise BadInput(f"{name}: cannot read: {_one_line(exc)}") from None
@@ -145,8 +147,8 @@ def _parse(stream: io.IOBase, name: str, *, compressed: bool) -> np.ndarray:
         count = f"more than {extra}" if capped else str(extra)
         kind = "decompressed " if compressed else ""
         raise BadInput(
-            f"{name}: trailing bytes: {count} {kind}bytes after the {expected} bytes of data "
-            f"declared by the header (dims {'x'.join(map(str, dims))})"
+            f"{name}: trailing bytes: {count} more {kind}byte(s) after the {expected} bytes "
+            f"of data declared by the header (dims {'x'.join(map(str, dims))})"
         )
     array = np.frombuffer(data, dtype=dtype).reshape(dims)
     return array.astype(dtype.newbyteorder("="), copy=False)

@@ -121,7 +121,7 @@ def read_csv_table(path: str | os.PathLike, target: str | None = None) -> Table:
 
 
 def _parse_rows(name: str, text: str, target: str | None) -> Table:
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True)
     header: list[str] | None = None
     rows: list[list[float]] = []
     try:
@@ -193,7 +193,10 @@ def _format(value) -> str:
     if isinstance(value, int | np.integer):
         return str(int(value))
     if isinstance(value, float | np.floating):
-        return repr(float(value))
+        value = float(value)
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))  # labels and whole numbers read better as 1 than 1.0
+        return repr(value)
     return str(value)
 
 
@@ -202,7 +205,8 @@ def write_csv_table(
 ) -> Path:
     """Write a header and rows as CSV, atomically (temp file + rename).
 
-    Floats are written with ``repr`` so that `read_csv_table` gives back the same values.
+    Floats are written with ``repr`` (whole numbers without ``.0``) so that
+    `read_csv_table` gives back exactly the same values.
     ``rows`` may be a ``(N, C)`` array or any iterable of length-C sequences.
 
     Returns:

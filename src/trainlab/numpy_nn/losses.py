@@ -30,7 +30,7 @@ def mse(output, target):
     if target.shape != output.shape:
         raise BadInput(f"targets of shape {target.shape} do not match outputs {output.shape}")
     diff = output - target
-    return float(np.mean(diff**2)), 2.0 * diff / len(diff)
+    return float(np.mean(diff**2)), 2.0 * diff / diff.size
 
 
 def cross_entropy(output, target):

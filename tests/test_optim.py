@@ -1,0 +1,96 @@
+"""The ensemble optimizers follow torch.optim's formulas exactly (E=1 oracle)."""
+
+import pytest
+import torch
+
+from trainlab.optim import make_optimizer, schedule
+
+CASES = [
+    ("sgd", dict(lr=0.1), torch.optim.SGD, dict(lr=0.1)),
+    ("sgd", dict(lr=0.1, weight_decay=0.01), torch.optim.SGD, dict(lr=0.1, weight_decay=0.01)),
+    ("momentum", dict(lr=0.05, momentum=0.9), torch.optim.SGD, dict(lr=0.05, momentum=0.9)),
+    ("nesterov", dict(lr=0.05, momentum=0.8), torch.optim.SGD,
+     dict(lr=0.05, momentum=0.8, nesterov=True)),
+    ("adam", dict(lr=0.01), torch.optim.Adam, dict(lr=0.01)),
+    ("adam", dict(lr=0.01, weight_decay=0.1), torch.optim.Adam, dict(lr=0.01, weight_decay=0.1)),
+    ("adagrad", dict(lr=0.1), torch.optim.Adagrad, dict(lr=0.1)),
+    ("adadelta", dict(lr=1.0), torch.optim.Adadelta, dict(lr=1.0)),
+    ("rmsprop", dict(lr=0.01), torch.optim.RMSprop, dict(lr=0.01)),
+]
+
+
+def _quadratic_grads(theta: torch.Tensor, step: int) -> torch.Tensor:
+    # a gradient that changes with the parameters and the step, like a real loss
+    return torch.sin(theta * (step + 1)) + theta ** 3 * 0.1
+
+
+@pytest.mark.parametrize("name,ours,torch_cls,theirs", CASES)
+def test_matches_torch_optim(name, ours, torch_cls, theirs):
+    torch.manual_seed(0)
+    start = torch.randn(3, 4, dtype=torch.float64)
+    p_ref = start.clone().requires_grad_(True)
+    p_ens = start.clone().unsqueeze(0).requires_grad_(True)  # E = 1
+    ref = torch_cls([p_ref], **theirs)
+    ens = make_optimizer(name, [p_ens], ours.pop("lr"), **ours)
+    for step in range(25):
+        p_ref.grad = _quadratic_grads(p_ref.detach(), step)
+        p_ens.grad = _quadratic_grads(p_ens.detach(), step)
+        ref.step()
+        ens.step()
+    torch.testing.assert_close(p_ens.detach()[0], p_ref.detach(), rtol=1e-12, atol=1e-12)
+
+
+def test_per_member_learning_rates_equal_separate_runs():
+    torch.manual_seed(1)
+    start = torch.randn(3, 5, dtype=torch.float64)
+    lrs = [0.1, 0.01, 0.001]
+    stacked = start.clone().requires_grad_(True)
+    opt = make_optimizer("adam", [stacked], lrs)
+    singles = [start[e:e + 1].clone().requires_grad_(True) for e in range(3)]
+    opts = [make_optimizer("adam", [s], lr) for s, lr in zip(singles, lrs, strict=True)]
+    for step in range(10):
+        stacked.grad = _quadratic_grads(stacked.detach(), step)
+        opt.step()
+        for s, o in zip(singles, opts, strict=True):
+            s.grad = _quadratic_grads(s.detach(), step)
+            o.step()
+    for e in range(3):
+        torch.testing.assert_close(stacked.detach()[e], singles[e].detach()[0])
+
+
+def test_state_dict_roundtrip_continues_identically():
+    p1 = torch.ones(2, 3, requires_grad=True)
+    p2 = torch.ones(2, 3, requires_grad=True)
+    o1 = make_optimizer("adam", [p1], [0.1, 0.2])
+    for step in range(3):
+        p1.grad = _quadratic_grads(p1.detach(), step)
+        o1.step()
+    o2 = make_optimizer("adam", [p2], 0.5)
+    with torch.no_grad():
+        p2.copy_(p1)
+    o2.load_state_dict(o1.state_dict())
+    for step in range(3, 6):
+        for p, o in ((p1, o1), (p2, o2)):
+            p.grad = _quadratic_grads(p.detach(), step)
+            o.step()
+    assert torch.equal(p1, p2)
+
+
+def test_frozen_member_does_not_move():
+    p = torch.ones(2, 3, requires_grad=True)
+    opt = make_optimizer("sgd", [p], 0.1)
+    opt.active[1] = False
+    p.grad = torch.ones(2, 3)
+    opt.step()
+    assert torch.all(p[1] == 1) and torch.all(p[0] == 0.9)
+
+
+def test_schedules():
+    step = schedule("step", 10, step_size=2, gamma=0.5)
+    assert [step(e, 0) for e in range(5)] == [1, 1, 0.5, 0.5, 0.25]
+    one = schedule("onecycle", 10)
+    assert one(0, 0.0) == pytest.approx(1 / 25)
+    assert one(3, 0.3) == pytest.approx(1.0)
+    assert one(9, 1.0) == pytest.approx(1e-4)
+    with pytest.raises(ValueError):
+        schedule("nope", 1)

@@ -1,0 +1,151 @@
+"""The ensemble loop: equal to separate runs, exact resume, divergence handling."""
+
+import pytest
+import torch
+
+from trainlab.errors import Diverged
+from trainlab.losses import member_loss
+from trainlab.models import mlp
+from trainlab.runs import RunContext
+from trainlab.train import Split, evaluate, fit
+
+
+def _data(n=120, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 1, generator=g) * 4 - 2
+    return Split(x, torch.sin(x) + x ** 2)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd", "momentum"])
+def test_ensemble_equals_separate_single_runs(optimizer):
+    data = _data()
+    seeds = [3, 4, 5, 6]
+    ens = mlp([10, 10], 1, 1, seeds=seeds)
+    fit(ens, data, epochs=5, batch_size=32, loss="mse", optimizer=optimizer, lr=0.01,
+        progress=False)
+    for e, seed in enumerate(seeds):
+        single = mlp([10, 10], 1, 1, seeds=[seed])
+        fit(single, data, epochs=5, batch_size=32, loss="mse", optimizer=optimizer, lr=0.01,
+            progress=False)
+        torch.testing.assert_close(ens.member_vector(e), single.member_vector(0),
+                                   rtol=1e-5, atol=1e-5)
+
+
+def test_per_member_data_equals_separate_runs():
+    full = _data(100)
+    idx = torch.stack([torch.arange(0, 50), torch.arange(50, 100)])
+    per = Split(full.x[idx], full.y[idx], per_member=True)
+    ens = mlp([8], 1, 1, seeds=[0, 0])
+    fit(ens, per, epochs=4, batch_size=10, loss="mse", optimizer="adam", lr=0.01, progress=False)
+    for e in range(2):
+        single = mlp([8], 1, 1, seeds=[0])
+        fit(single, Split(full.x[idx[e]], full.y[idx[e]]), epochs=4, batch_size=10, loss="mse",
+            optimizer="adam", lr=0.01, progress=False)
+        torch.testing.assert_close(ens.member_vector(e), single.member_vector(0),
+                                   rtol=1e-5, atol=1e-5)
+
+
+def test_plain_pytorch_oracle_full_batch_sgd():
+    data = _data(64)
+    model = mlp([5], 1, 1, seeds=[0])
+    plain = model.member(0)
+    opt = torch.optim.SGD(plain.parameters(), lr=0.05)
+    for _ in range(10):
+        opt.zero_grad()
+        torch.nn.functional.mse_loss(plain(data.x), data.y).backward()
+        opt.step()
+    fit(model, data, epochs=10, batch_size=64, loss="mse", optimizer="sgd", lr=0.05,
+        progress=False)
+    torch.testing.assert_close(model.member_vector(0),
+                               torch.nn.utils.parameters_to_vector(plain.parameters()))
+
+
+def test_evaluate_matches_plain_loss():
+    data = _data(50)
+    model = mlp([6], 1, 1, seeds=[0, 1])
+    res = evaluate(model, data, "mse", batch=16)
+    for e in range(2):
+        ref = torch.nn.functional.mse_loss(model.member(e)(data.x), data.y)
+        torch.testing.assert_close(res["loss"][e], ref)
+
+
+class _StopAt:
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, model, history):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_resume_reproduces_uninterrupted_run_exactly(tmp_path):
+    data = _data(90)
+    kwargs = dict(epochs=9, batch_size=16, loss="mse", optimizer="adam", lr=0.01,
+                  checkpoint_every=2, progress=False, evals={"train": data})
+    torch.manual_seed(0)
+    ref_ctx = RunContext(tmp_path / "a", "t", torch.device("cpu"), 0)
+    ref = fit(mlp([8], 1, 1, seeds=[1, 2]), data, ctx=ref_ctx, **kwargs)
+
+    torch.manual_seed(0)
+    ctx = RunContext(tmp_path / "b", "t", torch.device("cpu"), 0)
+    with pytest.raises(KeyboardInterrupt):
+        fit(mlp([8], 1, 1, seeds=[1, 2]), data, ctx=ctx, callbacks=[_StopAt(5)], **kwargs)
+    assert ctx.checkpoint("fit").load()["epoch"] == 4
+    ctx2 = RunContext(tmp_path / "b", "t", torch.device("cpu"), 0, resume=True)
+    res = fit(mlp([8], 1, 1, seeds=[1, 2]), data, ctx=ctx2, **kwargs)
+    assert torch.equal(res.model.flat_parameters(), ref.model.flat_parameters())
+    assert res.history.epochs == ref.history.epochs
+    assert res.history.values == ref.history.values
+    epochs_logged = [r["epoch"] for r in _rows(tmp_path / "b") if r["model"] == "m0"]
+    assert epochs_logged == list(range(1, 10))
+
+
+def _rows(path):
+    from trainlab.runs import read_metrics
+
+    return read_metrics(path / "metrics.jsonl")
+
+
+def test_corrupt_checkpoint_falls_back_to_previous(tmp_path):
+    ctx = RunContext(tmp_path, "t", torch.device("cpu"), 0)
+    ck = ctx.checkpoint("x")
+    ck.save({"epoch": 1})
+    ck.save({"epoch": 2})
+    ck.path.write_bytes(ck.path.read_bytes()[:10])  # truncated newest
+    assert ck.load()["epoch"] == 1
+
+
+def test_divergence_fails_or_masks():
+    data = _data(40)
+    with pytest.raises(Diverged, match="diverged at epoch"):
+        fit(mlp([8], 1, 1, seeds=[0]), data, epochs=30, batch_size=40, loss="mse",
+            optimizer="sgd", lr=50.0, progress=False)
+    res = fit(mlp([8], 1, 1, seeds=[0, 0]), data, epochs=30, batch_size=40, loss="mse",
+              optimizer="sgd", lr=[50.0, 0.01], on_diverge="mask", progress=False)
+    assert res.diverged == [True, False]
+    assert torch.isfinite(res.model.member_vector(1)).all()
+
+
+def test_penalty_per_member_lambda_matches_manual_gradient():
+    data = _data(30)
+    model = mlp([4], 1, 1, seeds=[0, 0])
+    fit(model, data, epochs=1, batch_size=30, loss="mse", optimizer="sgd", lr=0.1,
+        penalty="l2", penalty_lambda=[0.0, 0.5], progress=False)
+    for e, lam in enumerate([0.0, 0.5]):
+        plain = mlp([4], 1, 1, seeds=[0]).member(0)
+        loss = member_loss("mse", plain(data.x).unsqueeze(0), data.y)[0]
+        loss = loss + lam * sum(p.pow(2).sum() for p in plain.parameters())
+        grads = torch.autograd.grad(loss, list(plain.parameters()))
+        with torch.no_grad():
+            expected = torch.cat([(p - 0.1 * g).reshape(-1)
+                                  for p, g in zip(plain.parameters(), grads, strict=True)])
+        torch.testing.assert_close(model.member_vector(e), expected)
+
+
+def test_lbfgs_reduces_loss():
+    data = _data(64)
+    model = mlp([10], 1, 1, seeds=[0])
+    res = fit(model, data, epochs=5, batch_size=64, loss="mse", optimizer="lbfgs", lr=1.0,
+              evals={"train": data}, eval_at_start=True, progress=False)
+    losses = res.history.series("train", "loss")[:, 0]
+    assert losses[-1] < 0.1 * losses[0]
