@@ -63,17 +63,38 @@ def lanczos_top(f, theta) -> torch.Tensor:
 METHODS = {"dense": dense_top, "lanczos": lanczos_top}
 
 
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
 def worker(method: str, width: int) -> None:
-    """Run one method once and print its peak-RSS growth (MiB) and its top-5 as JSON."""
+    """Run one method once and print its peak-RSS growth (MiB) and its top-5 as JSON.
+
+    On Linux the peak (VmHWM) is reset first (``/proc/self/clear_refs``), so the growth is
+    peak-during-computation minus resident-before; elsewhere ``ru_maxrss`` deltas are used,
+    which miss memory reused from an earlier, higher peak (for example the imports').
+    """
     f, theta = problem(width)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    top = METHODS[method](f, theta)
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        before = _status_kib("VmRSS")
+        top = METHODS[method](f, theta)
+        after = _status_kib("VmHWM")
+    except OSError:
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        top = METHODS[method](f, theta)
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"peak_mib": (after - before) / 1024, "top": top.tolist()}))
 
 
-def peak_mib(method: str, width: int) -> float:
+def peak_mib(method: str, width: int, threads: int) -> float:
     cmd = [sys.executable, __file__, "--worker", method, "--width", str(width)]
+    cmd += ["--threads", str(threads)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])["peak_mib"]
 
@@ -100,8 +121,8 @@ def run_case(width: int, repeats: int, memory: bool) -> dict:
         "top5_max_rel_diff": float(((top - exact.double()).abs() / exact.abs().double()).max()),
     }
     if memory:
-        case["baseline_peak_mib"] = peak_mib("dense", width)
-        case["trainlab_peak_mib"] = peak_mib("lanczos", width)
+        case["baseline_peak_mib"] = peak_mib("dense", width, torch.get_num_threads())
+        case["trainlab_peak_mib"] = peak_mib("lanczos", width, torch.get_num_threads())
     return case
 
 
@@ -111,9 +132,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
     parser.add_argument("--repeats", type=int, default=3, help="Lanczos timings, best kept")
     parser.add_argument("--no-memory", action="store_true", help="skip the subprocess runs")
+    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
     parser.add_argument("--worker", choices=sorted(METHODS), help=argparse.SUPPRESS)
     parser.add_argument("--width", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.worker:
         worker(args.worker, args.width)
         return
@@ -142,13 +166,20 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(result))
         return
     print(f"{result['name']}: {result['settings']['task']}, N={N}")
-    print(f"{'P':>6} {'dense s':>9} {'lanczos s':>10} {'ratio':>8} {'rel diff':>9} "
-          f"{'dense MiB':>10} {'lanczos MiB':>12}")
+    print(
+        f"{'P':>6} {'dense s':>9} {'lanczos s':>10} {'ratio':>8} {'rel diff':>9} "
+        f"{'dense MiB':>10} {'lanczos MiB':>12}"
+    )
     for c in cases:
-        mem = (f"{c['baseline_peak_mib']:>10.0f} {c['trainlab_peak_mib']:>12.0f}"
-               if "baseline_peak_mib" in c else "")
-        print(f"{c['size']['P']:>6} {c['baseline_s']:>9.3f} {c['trainlab_s']:>10.4f} "
-              f"{c['ratio']:>8.1f} {c['top5_max_rel_diff']:>9.1e} {mem}")
+        mem = (
+            f"{c['baseline_peak_mib']:>10.0f} {c['trainlab_peak_mib']:>12.0f}"
+            if "baseline_peak_mib" in c
+            else ""
+        )
+        print(
+            f"{c['size']['P']:>6} {c['baseline_s']:>9.3f} {c['trainlab_s']:>10.4f} "
+            f"{c['ratio']:>8.1f} {c['top5_max_rel_diff']:>9.1e} {mem}"
+        )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ exists; a bad one raises `BadInput` naming the key and what was expected.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -37,7 +38,7 @@ def option(default: Any, help: str, *, minimum: float | None = None,
         return dataclasses.field(default_factory=lambda d=default: json.loads(json.dumps(d)),
                                  metadata=meta)
     if dataclasses.is_dataclass(default):
-        return dataclasses.field(default_factory=lambda d=default: dataclasses.replace(d),
+        return dataclasses.field(default_factory=lambda d=default: copy.deepcopy(d),
                                  metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
 

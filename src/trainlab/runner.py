@@ -75,6 +75,13 @@ def environment(device: torch.device) -> dict:
             "command": sys.argv, "pid": os.getpid()}
 
 
+def _set_threads() -> None:
+    # `trainlab suite --workers K` gives each worker one thread (TRAINLAB_THREADS=1).
+    threads = os.environ.get("TRAINLAB_THREADS")
+    if threads and threads.isdigit() and int(threads) > 0:
+        torch.set_num_threads(int(threads))
+
+
 def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
@@ -86,6 +93,7 @@ def _run_in(exp: Experiment, cfg, path: Path, device: torch.device, resume: bool
     status.update(state="running", reason=None, finished=None)
     atomic_write_json(path / "status.json", status)
     _seed_everything(cfg.seed)
+    _set_threads()
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True, warn_only=True)
     show = sys.stderr.isatty() if progress is None else progress

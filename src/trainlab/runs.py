@@ -97,6 +97,10 @@ def utc_now() -> str:
 
 # ------------------------------------------------------------------- run folder
 
+# Callables that see every batch of metric rows logged by a run of this process (a
+# sweep registers one to report intermediate values to its pruner; empty otherwise).
+METRIC_OBSERVERS: list = []
+
 
 def new_run_dir(runs_dir: str | Path, exp_id: str) -> Path:
     """Create `runs_dir/exp_id/<UTC yyyymmdd-HHMMSS>-<6 hex>/`; never shared by two runs."""
@@ -216,10 +220,13 @@ class RunContext:
     # ----- metrics and checkpoints
     def log(self, rows: Iterable[dict]) -> None:
         """Append metric rows (`{"epoch"|"step", "split", "model", <metric>: float}`)."""
+        rows = list(rows)
         lines = [to_json(r, indent=None) for r in rows]
         if lines:
             with self.metrics_path.open("a", encoding="utf-8") as fh:
                 fh.write("\n".join(lines) + "\n")
+        for observer in list(METRIC_OBSERVERS):
+            observer(rows)
 
     def truncate_metrics(self, fit: str, after_epoch: int) -> None:
         """Drop rows of `fit` past `after_epoch` (before resuming it from a checkpoint)."""

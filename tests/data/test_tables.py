@@ -129,28 +129,41 @@ def fuzz_dir():
 
 _csv_chars = list("ab,\n\r\" 0123456789.-+eEnaif_\t\x00é")
 _csv_text = st.text(alphabet=st.sampled_from(_csv_chars), max_size=120)
-_cells = st.one_of(
-    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+_good_cells = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
     st.integers(-(10**30), 10**30).map(str),
-    st.sampled_from(["", " 1 ", '"2"', "abc", "1e999", "nan", "-0", "1_0", "0x1"]),
+    st.sampled_from([" 1 ", '"2"', "-0", "1_0", "+.5", "1E3"]),
 )
-_rows = st.lists(st.lists(_cells, min_size=1, max_size=3).map(",".join), max_size=6)
-_tables = st.builds(
-    lambda header, rows, end: (header + "\n" + "\n".join(rows) + end).encode("utf-8"),
-    st.sampled_from(["x,y", "a,b,c", "x", "x,x", "x,,y"]),
-    _rows,
-    st.sampled_from(["", "\n", "\r\n", "\n\n"]),
-)
+_bad_cells = st.sampled_from(["", "abc", "1e999", "nan", "-inf", "0x1", '"1\n2"', "1 2"])
+_cells = st.one_of(_good_cells, _good_cells, _good_cells, _bad_cells)
+
+
+def _table_text(width: int):
+    header = st.sampled_from([",".join("abc"[:width]), ",".join("aab"[:width]), "x"])
+    row = st.one_of(
+        st.lists(_cells, min_size=width, max_size=width),
+        st.lists(_good_cells, min_size=width, max_size=width),
+        st.lists(_cells, min_size=1, max_size=4),
+    ).map(",".join)
+    return st.builds(
+        lambda h, rows, end: (h + "\n" + "\n".join(rows) + end).encode("utf-8"),
+        header,
+        st.lists(row, max_size=6),
+        st.sampled_from(["", "\n", "\r\n", "\n\n"]),
+    )
+
+
 _fuzz_inputs = st.one_of(
     st.binary(max_size=300),
     _csv_text.map(lambda t: t.encode("utf-8")),
     st.builds(lambda t: ("x,y\n" + t).encode("utf-8"), _csv_text),
-    _tables,
+    st.integers(2, 3).flatmap(_table_text),
+    st.integers(2, 3).flatmap(_table_text),
 )
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=_fuzz_inputs, target=st.sampled_from([None, "x", "y", "zz"]))
+@given(data=_fuzz_inputs, target=st.sampled_from([None, None, "a", "b", "zz"]))
 def test_fuzz_read_csv_raises_only_bad_input(fuzz_dir, data, target):
     path = fuzz_dir / "fuzz.csv"
     path.write_bytes(data)

@@ -37,6 +37,7 @@ IDX_DTYPES: dict[int, np.dtype] = {
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20
 _MAX_NDIM = 32  # numpy's guaranteed limit
+_MAX_BYTES = 2**62  # larger shapes overflow numpy's size arithmetic
 
 #: Folders under a data root searched for IDX files, in order ("." is the root itself).
 DEFAULT_IDX_SUBDIRS: tuple[str, ...] = (".", "raw", "MNIST/raw", "FashionMNIST/raw")
@@ -135,8 +136,15 @@ def _parse(stream: io.IOBase, name: str, *, compressed: bool) -> np.ndarray:
     dims = tuple(int(d) for d in np.frombuffer(dims_raw, dtype=">u4"))
     dtype = IDX_DTYPES[code]
     expected = dtype.itemsize
+    bound = dtype.itemsize  # like expected, but a zero dimension does not hide the others
     for d in dims:
         expected *= d
+        bound *= max(d, 1)
+    if bound > _MAX_BYTES:
+        raise BadInput(
+            f"{name}: IDX header declares an impossibly large array "
+            f"(dims {'x'.join(map(str, dims))})"
+        )
     data = _read_exactly(stream, expected)
     if len(data) < expected:
         raise BadInput(

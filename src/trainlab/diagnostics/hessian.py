@@ -9,6 +9,7 @@ backward of ``g . v`` per vector, reusing the gradient graph.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
@@ -22,7 +23,7 @@ from .params import LossFn
 MAX_DENSE_PARAMS = 5000
 
 
-def hvp_operator(loss_fn: LossFn, params: Tensor):
+def hvp_operator(loss_fn: LossFn, params: Tensor) -> Callable[[Tensor], Tensor]:
     """Return ``v -> H v`` at ``params`` (shape ``(P,)``), reusing one gradient graph.
 
     The returned callable accepts ``v`` of shape ``(P,)`` or a batch ``(K, P)`` (rows are

@@ -1,0 +1,413 @@
+"""The sweep folder: `trials.csv`, `best.json`, figures and a self-contained `report.html`.
+
+Figures are drawn with matplotlib (PNG + SVG under `figures/`): the objective of every
+trial with the best so far, the objective against each parameter, the parameters'
+importance (Optuna's fANOVA when scikit-learn is there, else |Spearman ρ|), and for
+the genetic algorithm the population of every generation (its best 30 %) and the
+fitness curve.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from optuna.trial import TrialState
+
+from trainlab.report.plots import new_figure
+from trainlab.report.render import fmt
+from trainlab.report.style import CSS
+from trainlab.runs import atomic_write_bytes, atomic_write_json, atomic_write_text
+from trainlab.sweeps.samplers import GA_GENERATION_KEY
+
+ELITE_FRACTION = 0.3
+
+
+def _rel(path: str | None, root: Path) -> str | None:
+    if not path:
+        return None
+    try:
+        return Path(path).resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path
+
+
+def _seconds(t) -> float | None:
+    if t.datetime_start and t.datetime_complete:
+        return round((t.datetime_complete - t.datetime_start).total_seconds(), 3)
+    return None
+
+
+def _note(t) -> str:
+    u = t.user_attrs
+    if t.state == TrialState.PRUNED:
+        return f"pruned at epoch {u.get('pruned_at', '?')}"
+    if t.state == TrialState.FAIL:
+        if "fail_reason" in u:
+            return str(u["fail_reason"])
+        if "skipped" in u:
+            return str(u["skipped"])
+        return "worker stopped beating (killed?)"
+    if "failed_trial" in t.system_attrs:
+        return f"retry of trial {t.system_attrs['failed_trial']}"
+    return ""
+
+
+def trial_rows(s, trials, root: Path) -> list[dict[str, Any]]:
+    """One plain row per trial (the content of trials.csv)."""
+    rows = []
+    for t in trials:
+        row: dict[str, Any] = {"number": t.number, "state": t.state.name, "value": t.value}
+        for p in s.params:
+            row[p.key] = t.params.get(p.key)
+        if s.sampler == "ga":
+            row["generation"] = t.system_attrs.get(GA_GENERATION_KEY)
+        row.update(seconds=_seconds(t), run_dir=_rel(t.user_attrs.get("run_dir"), root),
+                   host=t.user_attrs.get("host"), note=_note(t))
+        rows.append(row)
+    return rows
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    buf = io.StringIO()
+    columns = list(rows[0]) if rows else ["number", "state", "value"]
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: ("" if v is None else v) for k, v in r.items()})
+    atomic_write_text(path, buf.getvalue())
+
+
+def _save(fig, root: Path, name: str) -> str:
+    import matplotlib.pyplot as plt
+
+    for ext in ("png", "svg"):
+        buf = io.BytesIO()
+        fig.savefig(buf, format=ext, dpi=110, bbox_inches="tight",
+                    metadata={"Date": None} if ext == "svg" else None)
+        atomic_write_bytes(root / "figures" / f"{name}.{ext}", buf.getvalue())
+    plt.close(fig)
+    return name
+
+
+def _maybe_log(ax, values, axis: str = "y") -> None:
+    v = np.asarray([x for x in values if x is not None], dtype=float)
+    if len(v) > 1 and np.all(v > 0) and v.max() / v.min() > 50:
+        (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
+
+
+def _numeric(p, values: list) -> np.ndarray:
+    if p.kind == "categorical":
+        index = {repr(c): i for i, c in enumerate(p.choices)}
+        return np.asarray([index.get(repr(v), np.nan) for v in values], dtype=float)
+    return np.asarray(values, dtype=float)
+
+
+# ------------------------------------------------------------------- figures
+
+
+def history_figure(s, trials, root: Path) -> str | None:
+    done = [t for t in trials if t.state == TrialState.COMPLETE]
+    if not done:
+        return None
+    fig, axes = new_figure(width=7.5, height=4.0)
+    ax = axes[0, 0]
+    xs = [t.number for t in done]
+    ys = [t.value for t in done]
+    ax.scatter(xs, ys, s=18, color="tab:blue", label="complete", zorder=3)
+    best, run = [], math.inf if s.direction == "minimize" else -math.inf
+    for y in ys:
+        run = min(run, y) if s.direction == "minimize" else max(run, y)
+        best.append(run)
+    ax.step(xs, best, where="post", color="tab:orange", lw=2, label="best so far")
+    _maybe_log(ax, ys)
+    bad = [t.number for t in trials if t.state in (TrialState.FAIL, TrialState.PRUNED)]
+    if bad:
+        ax.plot(bad, [0] * len(bad), "x", color="tab:red", transform=ax.get_xaxis_transform(),
+                clip_on=False, label="failed / pruned")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(s.objective)
+    ax.set_title(f"{s.objective} per trial ({s.direction})")
+    ax.legend(fontsize="small")
+    ax.grid(alpha=0.3)
+    return _save(fig, root, "history")
+
+
+def slice_figure(s, trials, root: Path) -> str | None:
+    done = [t for t in trials if t.state == TrialState.COMPLETE]
+    if not done:
+        return None
+    n = len(s.params)
+    ncols = min(n, 3)
+    nrows = (n + ncols - 1) // ncols
+    fig, axes = new_figure(ncols=ncols, nrows=nrows, width=4.0, height=3.3, sharey=True)
+    ys = [t.value for t in done]
+    for i, p in enumerate(s.params):
+        ax = axes[i // ncols, i % ncols]
+        xs = _numeric(p, [t.params.get(p.key) for t in done])
+        sc = ax.scatter(xs, ys, c=[t.number for t in done], cmap="viridis", s=16)
+        if p.kind == "categorical":
+            ax.set_xticks(range(len(p.choices)), [str(c) for c in p.choices])
+        elif p.log:
+            ax.set_xscale("log")
+        ax.set_xlabel(p.key)
+        ax.grid(alpha=0.3)
+        if i % ncols == 0:
+            ax.set_ylabel(s.objective)
+            _maybe_log(ax, ys)
+    for j in range(n, nrows * ncols):
+        axes[j // ncols, j % ncols].axis("off")
+    fig.colorbar(sc, ax=axes, label="trial", shrink=0.8)
+    return _save(fig, root, "slice")
+
+
+def importances(study, s, trials) -> tuple[dict[str, float], str]:
+    """Importance of each parameter and the method's name ({} when it cannot be told)."""
+    done = [t for t in trials if t.state == TrialState.COMPLETE]
+    if len(done) < 3 or len(s.params) < 1:
+        return {}, ""
+    try:
+        import sklearn  # noqa: F401  (Optuna's fANOVA needs it)
+        from optuna.importance import get_param_importances
+
+        return dict(get_param_importances(study)), "fANOVA (Optuna)"
+    except Exception:
+        pass
+    y = np.asarray([t.value for t in done], dtype=float)
+    scores = {}
+    for p in s.params:
+        x = _numeric(p, [t.params.get(p.key) for t in done])
+        if p.log:
+            x = np.log10(x)
+        ok = np.isfinite(x)
+        if ok.sum() < 3 or np.ptp(x[ok]) == 0:
+            scores[p.key] = 0.0
+            continue
+        rx = np.argsort(np.argsort(x[ok])).astype(float)
+        ry = np.argsort(np.argsort(y[ok])).astype(float)
+        rho = np.corrcoef(rx, ry)[0, 1]
+        scores[p.key] = 0.0 if not np.isfinite(rho) else abs(float(rho))
+    total = sum(scores.values())
+    if total > 0:
+        scores = {k: v / total for k, v in scores.items()}
+    return dict(sorted(scores.items(), key=lambda kv: -kv[1])), "|Spearman ρ| (normalised)"
+
+
+def importance_figure(imp: dict[str, float], method: str, root: Path) -> str | None:
+    if not imp:
+        return None
+    fig, axes = new_figure(width=6.0, height=0.5 + 0.45 * len(imp))
+    ax = axes[0, 0]
+    keys = list(imp)[::-1]
+    ax.barh(keys, [imp[k] for k in keys], color="tab:blue")
+    ax.set_xlabel(f"importance — {method}")
+    ax.grid(alpha=0.3, axis="x")
+    return _save(fig, root, "importance")
+
+
+def generations(s, trials) -> dict[int, list]:
+    """Completed trials per GA generation."""
+    gens: dict[int, list] = {}
+    for t in trials:
+        g = t.system_attrs.get(GA_GENERATION_KEY)
+        if t.state == TrialState.COMPLETE and isinstance(g, int):
+            gens.setdefault(g, []).append(t)
+    return dict(sorted(gens.items()))
+
+
+def elite(s, members: list) -> list:
+    """The best 30 % (at least one) of a generation."""
+    ordered = sorted(members, key=lambda t: t.value, reverse=s.direction == "maximize")
+    return ordered[:max(1, math.ceil(ELITE_FRACTION * len(ordered)))]
+
+
+def ga_figures(s, gens: dict[int, list], root: Path) -> list[str]:
+    if not gens:
+        return []
+    names = []
+    fig, axes = new_figure(width=7.5, height=4.0)
+    ax = axes[0, 0]
+    best_of, run, curve = [], None, []
+    pick = min if s.direction == "minimize" else max
+    for g, members in gens.items():
+        values = [t.value for t in members]
+        top = [t.value for t in elite(s, members)]
+        ax.scatter([g] * len(values), values, s=10, color="0.7",
+                   label="population" if g == next(iter(gens)) else None)
+        ax.scatter([g] * len(top), top, s=16, color="tab:blue",
+                   label="best 30 %" if g == next(iter(gens)) else None)
+        best_of.append(pick(values))
+        run = best_of[-1] if run is None else pick(run, best_of[-1])
+        curve.append(run)
+    ax.plot(list(gens), best_of, "-o", color="tab:green", ms=3, label="best of generation")
+    ax.plot(list(gens), curve, "-", color="tab:orange", lw=2, label="best so far")
+    _maybe_log(ax, [t.value for m in gens.values() for t in m])
+    ax.set_xlabel("generation")
+    ax.set_ylabel(f"fitness: {s.objective}")
+    ax.set_title("Fitness per generation")
+    ax.legend(fontsize="small")
+    ax.grid(alpha=0.3)
+    names.append(_save(fig, root, "ga-fitness"))
+
+    n = len(s.params)
+    ncols = min(n, 2)
+    nrows = (n + ncols - 1) // ncols
+    fig, axes = new_figure(ncols=ncols, nrows=nrows, width=4.6, height=3.2)
+    for i, p in enumerate(s.params):
+        ax = axes[i // ncols, i % ncols]
+        for g, members in gens.items():
+            top = elite(s, members)
+            vals = _numeric(p, [t.params.get(p.key) for t in top])
+            ax.scatter([g] * len(vals), vals, s=14, c=[t.value for t in top], cmap="viridis_r"
+                       if s.direction == "minimize" else "viridis")
+        if p.log:
+            ax.set_yscale("log")
+        if p.kind == "categorical":
+            ax.set_yticks(range(len(p.choices)), [str(c) for c in p.choices])
+        ax.set_title(p.key)
+        ax.set_xlabel("generation")
+        ax.grid(alpha=0.3)
+    for j in range(n, nrows * ncols):
+        axes[j // ncols, j % ncols].axis("off")
+    fig.suptitle("Best 30 % of each generation (colour: fitness)")
+    names.append(_save(fig, root, "ga-population"))
+    return names
+
+
+# ------------------------------------------------------------------------ page
+
+
+def _img(root: Path, name: str, caption: str) -> str:
+    png = root / "figures" / f"{name}.png"
+    data = base64.b64encode(png.read_bytes()).decode()
+    e = html.escape
+    return (f"<figure><img class='fig' alt='{e(caption, quote=True)}' "
+            f"src='data:image/png;base64,{data}'><figcaption>{e(caption)}</figcaption></figure>")
+
+
+def _table(rows: list[dict], columns: list[str], links: dict[int, str] | None = None) -> str:
+    e = html.escape
+    head = "".join(f"<th>{e(str(c))}</th>" for c in columns)
+    body = []
+    for i, r in enumerate(rows):
+        cells = []
+        for c in columns:
+            v = r.get(c)
+            num = isinstance(v, (int, float)) and not isinstance(v, bool)
+            text = e(fmt(v)) if v is not None else ""
+            if links and c == "number" and i in links:
+                text = f"<a href='{e(links[i], quote=True)}'>{text}</a>"
+            cells.append(f"<td{' class=num' if num else ''}>{text}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def write_report(s, study, root: Path) -> Path:
+    """Write trials.csv, best.json, figures/ and report.html into the sweep folder."""
+    trials = study.get_trials(deepcopy=False)
+    rows = trial_rows(s, trials, root)
+    _write_csv(root / "trials.csv", rows)
+    done = [t for t in trials if t.state == TrialState.COMPLETE]
+    best_t = None
+    if done:
+        best_t = (min if s.direction == "minimize" else max)(done, key=lambda t: t.value)
+    best = {"value": best_t.value if best_t else None,
+            "params": dict(best_t.params) if best_t else {},
+            "trial": best_t.number if best_t else None,
+            "run_dir": best_t.user_attrs.get("run_dir") if best_t else None,
+            "objective": s.objective, "direction": s.direction,
+            "experiment": s.exp.id, "study": s.study_name, "sampler": s.sampler}
+    atomic_write_json(root / "best.json", best)
+    (root / "figures").mkdir(exist_ok=True)
+    c = {st.name: sum(1 for t in trials if t.state == st) for st in TrialState}
+    imp, method = importances(study, s, trials)
+    gens = generations(s, trials) if s.sampler == "ga" else {}
+    figs = [(history_figure(s, trials, root), f"{s.objective} of every completed trial; the "
+             "line is the best so far, red crosses mark failed or pruned trials."),
+            (slice_figure(s, trials, root), f"{s.objective} against each parameter "
+             "(colour: trial number, later trials are yellow)."),
+            (importance_figure(imp, method, root), f"How much each parameter explains the "
+             f"variation of {s.objective} ({method}).")]
+    ga = ga_figures(s, gens, root)
+
+    e = html.escape
+    title = f"Sweep {s.study_name}"
+    kv = {"experiment": s.exp.id, "study": s.study_name, "storage": s.storage.shown,
+          "sampler": s.sampler + (f" (population {s.population}, crossover {s.crossover}, "
+                                  f"mutation prob {fmt(s.mutation_prob)})"
+                                  if s.sampler == "ga" else ""),
+          "objective": f"{s.objective} ({s.direction})", "preset": s.preset,
+          "fixed settings": ", ".join(f"{k}={json.dumps(v)}" for k, v in s.sets.items()) or "—",
+          "finished / target": f"{c['COMPLETE'] + c['PRUNED']} / {s.target}",
+          "states": ", ".join(f"{k.lower()} {v}" for k, v in c.items() if v),
+          "space": s.space_source}
+    body = ["<nav class='crumbs'><a href='../../index.html'>All runs</a> · "
+            "<a href='trials.csv'>trials.csv</a> · <a href='best.json'>best.json</a> · "
+            "<a href='sweep.json'>sweep.json</a></nav>", f"<h1>{e(title)}</h1>",
+            "<dl class='kv'>" + "".join(f"<dt>{e(k)}</dt><dd>{e(str(v))}</dd>"
+                                        for k, v in kv.items()) + "</dl>"]
+    if best_t is not None:
+        link = _rel(best_t.user_attrs.get("run_dir"), root)
+        run = (f" · <a href='{e(link, quote=True)}/report.html'>its run report</a>"
+               if link and not link.startswith("/") else "")
+        body.append(f"<h2>Best trial</h2><p>trial {best_t.number}: {e(s.objective)} = "
+                    f"<strong>{e(fmt(best_t.value))}</strong>{run}</p>")
+        body.append(_table([{"parameter": k, "value": v} for k, v in best_t.params.items()],
+                           ["parameter", "value"]))
+    else:
+        body.append("<h2>Best trial</h2><p>No trial completed.</p>")
+    figures = [_img(root, n, cap) for n, cap in figs if n]
+    if figures:
+        body.append("<h2>Figures</h2>" + "".join(figures))
+    if gens:
+        body.append("<h2>Genetic algorithm</h2><p>NSGA-II keeps the best individuals of "
+                    "parents and children and breeds the next generation from them by "
+                    "crossover and mutation. Below: the fitness of every generation and "
+                    "its best 30 %.</p>")
+        body += [_img(root, ga[0], "Fitness of every individual (grey), of the best 30 % "
+                      "(blue), the best of each generation and the best so far."),
+                 _img(root, ga[1], "Parameters of the best 30 % of each generation: the "
+                      "population converges where the fitness is good.")]
+        gen_rows = []
+        for g, members in gens.items():
+            top = elite(s, members)
+            row: dict[str, Any] = {"generation": g, "size": len(members),
+                                   "best": top[0].value,
+                                   "median of best 30 %": float(np.median([t.value
+                                                                           for t in top]))}
+            for p in s.params:
+                if p.kind != "categorical":
+                    vals = [t.params[p.key] for t in top if p.key in t.params]
+                    row[f"{p.key} (median, best 30 %)"] = float(np.median(vals)) if vals else None
+            gen_rows.append(row)
+        body.append(_table(gen_rows, list(gen_rows[0])))
+    shown = sorted(done, key=lambda t: t.value, reverse=s.direction == "maximize")[:50]
+    shown += [t for t in trials if t.state != TrialState.COMPLETE][:50]
+    by_number = {r["number"]: r for r in rows}
+    table_rows = [by_number[t.number] for t in shown]
+    links = {i: f"{r['run_dir']}/report.html" for i, r in enumerate(table_rows)
+             if r.get("run_dir") and not str(r["run_dir"]).startswith("/")}
+    cols = ["number", "state", "value"] + [p.key for p in s.params] + \
+        (["generation"] if s.sampler == "ga" else []) + ["seconds", "note"]
+    body.append("<h2>Trials</h2><p class='muted'>The 50 best completed trials, then the "
+                "others; every trial is in trials.csv.</p>" + _table(table_rows, cols, links))
+    body.append("<h2>Search space</h2>" + _table(
+        [{"key": p.key, "distribution": p.describe()} for p in s.params],
+        ["key", "distribution"]))
+    if s.storage.shared:
+        body.append("<h2>Watch it live</h2><div class='hint'><p>The study is stored in "
+                    f"<code>{e(s.storage.shown)}</code>; <code>optuna-dashboard</code> "
+                    "shows it while the workers run.</p></div>")
+    page = ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<title>{e(title)} — trainlab</title><style>{CSS}</style></head>"
+            f"<body><main>{''.join(body)}</main></body></html>\n")
+    atomic_write_text(root / "report.html", page)
+    return root
