@@ -12,7 +12,9 @@ Times are measured in this process (best of ``--repeats`` for Lanczos, one dense
 size because it takes seconds). Peak memory: tracemalloc does not see torch's allocations,
 so each method also runs once in a fresh subprocess that reports the growth of its peak
 resident set size (``ru_maxrss`` after minus before the computation); ``--no-memory``
-skips that. Usage: ``python bench/hessian.py [--quick] [--json]``.
+skips that. On a machine shared with other jobs, ``--threads 1 --clock cpu`` times this
+process's CPU seconds on one thread, which other jobs disturb far less than wall time.
+Usage: ``python bench/hessian.py [--quick] [--json] [--threads 1 --clock cpu]``.
 """
 
 from __future__ import annotations
@@ -99,12 +101,16 @@ def peak_mib(method: str, width: int, threads: int) -> float:
     return json.loads(out.strip().splitlines()[-1])["peak_mib"]
 
 
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+CLOCK = CLOCKS["wall"]
+
+
 def timed(fn, repeats: int):
     best, out = float("inf"), None
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = CLOCK()
         out = fn()
-        best = min(best, time.perf_counter() - start)
+        best = min(best, CLOCK() - start)
     return best, out
 
 
@@ -133,9 +139,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3, help="Lanczos timings, best kept")
     parser.add_argument("--no-memory", action="store_true", help="skip the subprocess runs")
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
+    parser.add_argument(
+        "--clock",
+        choices=sorted(CLOCKS),
+        default="wall",
+        help="wall time (default), or this process's CPU time: steadier on a shared machine, "
+        "meaningful with --threads 1 (idle OpenMP threads spin and count as CPU time)",
+    )
     parser.add_argument("--worker", choices=sorted(METHODS), help=argparse.SUPPRESS)
     parser.add_argument("--width", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    global CLOCK
+    CLOCK = CLOCKS[args.clock]
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.worker:
@@ -153,6 +168,7 @@ def main(argv: list[str] | None = None) -> None:
             "lanczos": "lanczos_top_k defaults (iters<=100, tol=1e-5, float64 recurrence)",
             "baseline": "torch.func.hessian + torch.linalg.eigvalsh",
             "threads": torch.get_num_threads(),
+            "clock": args.clock,
             "repeats": args.repeats,
             "quick": args.quick,
         },

@@ -79,7 +79,7 @@ def test_state_dict_roundtrip_continues_identically():
 def test_frozen_member_does_not_move():
     p = torch.ones(2, 3, requires_grad=True)
     opt = make_optimizer("sgd", [p], 0.1)
-    opt.active[1] = False
+    opt.freeze([1])
     p.grad = torch.ones(2, 3)
     opt.step()
     assert torch.all(p[1] == 1) and torch.all(p[0] == 0.9)

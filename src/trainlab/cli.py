@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="trainlab", description="The classic experiments of a first "
                      "deep-learning course, one command each.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    sub.add_parser("list", help="list the experiments")
+    lst = sub.add_parser("list", help="list the experiments")
+    lst.add_argument("--markdown", action="store_true", help="as the README's markdown table")
     show = sub.add_parser("show", help="describe an experiment, its config and presets")
     show.add_argument("experiment")
     run = sub.add_parser("run", help="run an experiment")
@@ -80,7 +81,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _cmd_list() -> int:
+def experiments_markdown() -> str:
+    """The README's table of experiments, generated from the registry."""
+    lines = ["| id | chapter | what it does |", "|---|---|---|"]
+    lines += [f"| `{e.id}` | {e.chapter} | {e.purpose} |" for e in all_experiments()]
+    return "\n".join(lines)
+
+
+def _cmd_list(markdown: bool = False) -> int:
+    if markdown:
+        print(experiments_markdown())
+        return 0
     exps = all_experiments()
     width = max(len(e.id) for e in exps) if exps else 0
     for e in exps:
@@ -129,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.command == "list":
-            return _cmd_list()
+            return _cmd_list(args.markdown)
         if args.command == "show":
             return _cmd_show(args.experiment)
         if args.command == "run":

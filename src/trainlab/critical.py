@@ -36,15 +36,41 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-#: Slopes of the piecewise-linear activations (their second derivative is 0 a.e.).
-PIECEWISE_LINEAR = {
-    "relu": lambda z: (z > 0).to(z.dtype),
-    "leaky_relu": lambda z: torch.where(z > 0, 1.0, torch.full_like(z, 0.01)),
-    "identity": torch.ones_like,
-}
-_ACTIVATIONS = {"relu": F.relu, "leaky_relu": F.leaky_relu, "identity": lambda z: z,
-                "tanh": torch.tanh, "sigmoid": torch.sigmoid, "softplus": F.softplus,
-                "gelu": F.gelu, "elu": F.elu}
+
+def _relu(z: Tensor):
+    return F.relu(z), (z > 0).to(z.dtype), None
+
+
+def _leaky_relu(z: Tensor):
+    return F.leaky_relu(z), torch.where(z > 0, 1.0, torch.full_like(z, 0.01)), None
+
+
+def _identity(z: Tensor):
+    return z, torch.ones_like(z), None
+
+
+def _tanh(z: Tensor):
+    t = torch.tanh(z)
+    d = 1 - t * t
+    return t, d, -2 * t * d
+
+
+def _sigmoid(z: Tensor):
+    s = torch.sigmoid(z)
+    d = s * (1 - s)
+    return s, d, d * (1 - 2 * s)
+
+
+def _softplus(z: Tensor):  # as F.softplus (beta 1, threshold 20: linear above 20)
+    s = torch.sigmoid(z)
+    lin = z > 20
+    return (F.softplus(z), torch.where(lin, 1.0, s),
+            torch.where(lin, 0.0, s * (1 - s)))
+
+
+#: activation -> z -> (σ(z), σ'(z), σ''(z) or None where σ'' = 0 almost everywhere)
+ACTIVATIONS = {"relu": _relu, "leaky_relu": _leaky_relu, "identity": _identity,
+               "tanh": _tanh, "sigmoid": _sigmoid, "softplus": _softplus}
 
 #: objective(theta (E, P), with_hessian) -> (loss (E,), grad (E, P), hessian (E, P, P) | None)
 Objective = Callable[[Tensor, bool], tuple[Tensor, Tensor, Tensor | None]]
@@ -71,14 +97,32 @@ def _layers(theta: Tensor, sizes: Sequence[int]) -> list[tuple[Tensor, Tensor]]:
 def mlp_forward(theta: Tensor, x: Tensor, sizes: Sequence[int],
                 activation: str = "relu") -> Tensor:
     """Outputs `(E, N, dL)` of E MLPs with flat parameters `theta (E, P)` on `x (N, d0)`."""
-    act = _ACTIVATIONS[activation]
+    act = ACTIVATIONS[activation]
     layers = _layers(theta, sizes)
     a = x.to(theta.dtype).unsqueeze(0).expand(theta.shape[0], *x.shape)
     for i, (W, b) in enumerate(layers):
         a = torch.baddbmm(b.unsqueeze(1), a, W.transpose(1, 2))
         if i < len(layers) - 1:
-            a = act(a)
+            a = act(a)[0]
     return a
+
+
+def _ext_index(sizes: Sequence[int], device) -> list[Tensor]:
+    """Per layer, the flat positions `(d_l, d_{l-1} + 1)` of (W[k, p] for p < d_{l-1}, b[k])."""
+    out, off = [], 0
+    for a, b in zip(sizes[:-1], sizes[1:], strict=False):
+        w = off + torch.arange(b * a, device=device).reshape(b, a)
+        bias = off + b * a + torch.arange(b, device=device).reshape(b, 1)
+        out.append(torch.cat([w, bias], 1))
+        off += a * b + b
+    return out
+
+
+def _add_sym(H: Tensor, rows: Tensor, cols: Tensor, block: Tensor, same: bool) -> None:
+    """H[:, rows, cols] += block and the mirrored block (once when `same`)."""
+    H[:, rows[:, None], cols[None, :]] += block
+    if not same:
+        H[:, cols[:, None], rows[None, :]] += block.transpose(1, 2)
 
 
 def mlp_mse_grad_hessian(theta: Tensor, x: Tensor, y: Tensor, sizes: Sequence[int],
@@ -86,73 +130,87 @@ def mlp_mse_grad_hessian(theta: Tensor, x: Tensor, y: Tensor, sizes: Sequence[in
                          ) -> tuple[Tensor, Tensor, Tensor | None]:
     """Exact MSE loss `(E,)`, gradient `(E, P)` and Hessian `(E, P, P)` of E scalar MLPs.
 
-    `L = mean_n (f(x_n) − y_n)²` with `x (N, d0)`, `y (N, 1)` or `(N,)`, `sizes[-1] == 1`.
-    With r_n the residual and J_n = ∂f(x_n)/∂θ, `H = (2/N) Σ_n (J_nᵀ J_n + r_n ∇²f_n)`.
-    For a piecewise-linear activation f is multilinear in the layers' parameters inside
-    each activation region, so ∇²f_n has only cross-layer blocks: for layers l < m,
-    ∂²f/∂W_m[i,j] ∂(W_l[k,p] | b_l[k]) = δ_m[i] · M_{m,l}[j,k] · (a_{l-1}[p] | 1), where
-    δ_m = ∂f/∂z_m and M_{m,l} = ∂a_{m-1}/∂z_l. At an activation kink the slope is that
-    of `torch.relu`'s derivative (0 at 0), as autograd does.
+    `L = mean_n (f(x_n) − y_n)²` on `x (N, d0)`, `y (N, 1)` or `(N,)`, `sizes[-1] == 1`,
+    any activation of `ACTIVATIONS`. Layer i computes z_i = W_i a_i + b_i, a_{i+1} = σ(z_i).
+    With residuals r_n, w_n = 2 r_n / N and J_n = ∂f(x_n)/∂θ (second-order chain rule):
+
+        H = (2/N) Σ_n J_nᵀ J_n                                   (Gauss–Newton)
+          + Σ_n w_n Σ_{l<m} δ_m[i] M_{m,l}[j,k] ext_l[p]          (W_m[i,j] × θ_l[k,p])
+          + Σ_n w_n Σ_i Σ_k u_{i+1}[k] σ''(z_i[k]) ∇z_i[k] ∇z_i[k]ᵀ
+
+    with δ_m = ∂f/∂z_m, u_i = ∂f/∂a_i, M_{m,l} = ∂a_m/∂z_l, ext_l = (a_l, 1) (bias).
+    The last sum vanishes for ReLU, leaky ReLU and identity; at a ReLU kink the slope is
+    0, as in autograd.
     """
-    if activation not in PIECEWISE_LINEAR:
-        raise ValueError(f"closed-form Hessian needs a piecewise-linear activation "
-                         f"({', '.join(PIECEWISE_LINEAR)}), got {activation!r}")
     if sizes[-1] != 1:
         raise ValueError("closed-form Hessian is for one output")
-    slope, act = PIECEWISE_LINEAR[activation], _ACTIVATIONS[activation]
-    E, dt = theta.shape[0], theta.dtype
+    fn = ACTIVATIONS[activation]
+    E, dt, dev = theta.shape[0], theta.dtype, theta.device
     layers = _layers(theta, sizes)
     L = len(layers)
     x = x.to(dt)
     N = x.shape[0]
     acts = [x.unsqueeze(0).expand(E, *x.shape)]  # a_0 .. a_{L-1}, each (E, N, d)
-    slopes = []  # D_1 .. D_{L-1}
+    d1, d2 = [], []  # σ'(z_i), σ''(z_i) for hidden layers
     for i, (W, b) in enumerate(layers):
         z = torch.baddbmm(b.unsqueeze(1), acts[-1], W.transpose(1, 2))
         if i < L - 1:
-            slopes.append(slope(z))
-            acts.append(act(z))
+            a, s1, s2 = fn(z)
+            acts.append(a)
+            d1.append(s1)
+            d2.append(s2)
     r = z.squeeze(-1) - y.to(dt).reshape(1, N)  # (E, N)
     loss = r.pow(2).mean(1)
-    # δ_l = ∂f/∂z_l per example, (E, N, d_l), from the output down
-    deltas = [torch.ones(E, N, 1, dtype=dt, device=theta.device)]
+    wr = (2.0 / N) * r.unsqueeze(-1)  # (E, N, 1)
+    deltas: list[Tensor] = [None] * L  # ∂f/∂z_i, (E, N, d_{i+1})
+    ups: list[Tensor] = [None] * L  # ∂f/∂a_i for i >= 1, (E, N, d_i)
+    deltas[L - 1] = torch.ones(E, N, 1, dtype=dt, device=dev)
     for i in range(L - 1, 0, -1):
-        deltas.insert(0, torch.bmm(deltas[0], layers[i][0]) * slopes[i - 1])
+        ups[i] = torch.bmm(deltas[i], layers[i][0])
+        deltas[i - 1] = ups[i] * d1[i - 1]
     if not hessian:
-        w = (2.0 / N) * r.unsqueeze(-1)
         grad = torch.cat([t for i in range(L) for t in (
-            torch.bmm((w * deltas[i]).transpose(1, 2), acts[i]).reshape(E, -1),
-            (w * deltas[i]).sum(1))], dim=1)
+            torch.bmm((wr * deltas[i]).transpose(1, 2), acts[i]).reshape(E, -1),
+            (wr * deltas[i]).sum(1))], dim=1)
         return loss, grad, None
     J = torch.cat([t for i in range(L) for t in (
         (deltas[i].unsqueeze(-1) * acts[i].unsqueeze(-2)).reshape(E, N, -1), deltas[i])],
         dim=2)  # (E, N, P)
-    grad = (2.0 / N) * torch.bmm(r.unsqueeze(1), J).squeeze(1)
+    grad = torch.bmm(wr.transpose(1, 2), J).squeeze(1)
     H = (2.0 / N) * torch.bmm(J.transpose(1, 2), J)
-    starts, off = [], 0
-    for a, b in zip(sizes[:-1], sizes[1:], strict=False):
-        starts.append(off)
-        off += a * b + b
-    wr = (2.0 / N) * r.unsqueeze(-1)
-    for m in range(1, L):  # layer index m (0-based) receives cross blocks from l < m
-        dm, dprev = sizes[m + 1], sizes[m]
-        M = torch.diag_embed(slopes[m - 1])  # ∂a_{m-1}/∂z_{m-1}: (E, N, dprev, dprev)
-        for l_ in range(m - 1, -1, -1):
-            if l_ < m - 1:  # M_{m,l} = M_{m,l+1} W_{l+1} D_l
-                M = (M @ layers[l_ + 1][0].unsqueeze(1)) * slopes[l_].unsqueeze(-2)
-            dl, din = sizes[l_ + 1], sizes[l_]
-            ext = torch.cat([acts[l_], torch.ones_like(acts[l_][..., :1])], -1)  # (E,N,din+1)
-            A = ((wr * deltas[m]).unsqueeze(-1) * ext.unsqueeze(-2)).reshape(E, N, -1)
-            blk = torch.bmm(A.transpose(1, 2), M.reshape(E, N, -1))
-            blk = blk.reshape(E, dm, din + 1, dprev, dl).permute(0, 1, 3, 4, 2)
-            blk = blk.reshape(E, dm * dprev, dl, din + 1)  # rows W_m[i,j], cols (k, p)
-            rows = slice(starts[m], starts[m] + dm * dprev)
-            cw = slice(starts[l_], starts[l_] + dl * din)
-            cb = slice(starts[l_] + dl * din, starts[l_] + dl * din + dl)
-            H[:, rows, cw] += blk[..., :din].reshape(E, dm * dprev, dl * din)
-            H[:, rows, cb] += blk[..., din]
-            H[:, cw, rows] += blk[..., :din].reshape(E, dm * dprev, dl * din).transpose(1, 2)
-            H[:, cb, rows] += blk[..., din].transpose(1, 2)
+    idx = _ext_index(sizes, dev)
+    ext = [torch.cat([a, torch.ones_like(a[..., :1])], -1) for a in acts]  # (E, N, d_l + 1)
+    M: dict[tuple[int, int], Tensor] = {}  # ∂a_m/∂z_l, (E, N, d_m, d_{l+1})
+    for m in range(1, L):
+        M[m, m - 1] = torch.diag_embed(d1[m - 1])
+        for l_ in range(m - 2, -1, -1):
+            M[m, l_] = (M[m, l_ + 1] @ layers[l_ + 1][0].unsqueeze(1)) * d1[l_].unsqueeze(-2)
+    for (m, l_), Mml in M.items():  # bilinear W_m a_m: rows W_m[i, j], cols θ_l[k, p]
+        dm, dj, dl, dp = sizes[m + 1], sizes[m], sizes[l_ + 1], sizes[l_] + 1
+        A = ((wr * deltas[m]).unsqueeze(-1) * ext[l_].unsqueeze(-2)).reshape(E, N, -1)
+        blk = torch.bmm(A.transpose(1, 2), Mml.reshape(E, N, -1))  # (i, p) x (j, k)
+        blk = blk.reshape(E, dm, dp, dj, dl).permute(0, 1, 3, 4, 2).reshape(E, dm * dj, -1)
+        _add_sym(H, idx[m][:, :dj].reshape(-1), idx[l_].reshape(-1), blk, same=False)
+    for i in range(L - 1):  # curvature of the activation of hidden layer i
+        if d2[i] is None:
+            continue
+        wc = wr * ups[i + 1] * d2[i]  # (E, N, d_{i+1})
+        k_, p_ = sizes[i + 1], sizes[i] + 1  # own layer: block-diagonal over units k
+        own = torch.bmm((wc.unsqueeze(-1) * ext[i].unsqueeze(-2)).reshape(E, N, -1)
+                        .transpose(1, 2), ext[i]).reshape(E, k_, p_, p_)
+        H[:, idx[i].unsqueeze(2).expand(-1, -1, p_), idx[i].unsqueeze(1).expand(-1, p_, -1)] += own
+        R = {j: layers[i][0].unsqueeze(1) @ M[i, j] for j in range(i)}  # ∂z_i/∂z_j
+        for j in range(i):
+            for j2 in range(j, i + 1):
+                if j2 == i:  # (R_jᵀ diag(wc))[a, k]
+                    S = (R[j] * wc.unsqueeze(-1)).transpose(2, 3)
+                else:
+                    S = torch.einsum("enka,enk,enkb->enab", R[j], wc, R[j2])
+                U = (S.unsqueeze(-2) * ext[j].unsqueeze(-2).unsqueeze(-1)).reshape(E, N, -1)
+                blk = torch.bmm(U.transpose(1, 2), ext[j2])  # (a, p, b) x q
+                a_, p_, b_, q_ = sizes[j + 1], sizes[j] + 1, sizes[j2 + 1], sizes[j2] + 1
+                blk = blk.reshape(E, a_, p_, b_, q_).reshape(E, a_ * p_, b_ * q_)
+                _add_sym(H, idx[j].reshape(-1), idx[j2].reshape(-1), blk, same=j == j2)
     return loss, grad, H
 
 
@@ -179,9 +237,12 @@ def func_grad_hessian(loss_fn: Callable[[Tensor], Tensor], theta: Tensor, hessia
 
 
 def mlp_mse_objective(x: Tensor, y: Tensor, sizes: Sequence[int],
-                      activation: str = "relu") -> Objective:
-    """An `Objective` for E MLPs with the MSE loss on `(x, y)`: closed form when it can."""
-    if activation in PIECEWISE_LINEAR and sizes[-1] == 1:
+                      activation: str = "relu", closed_form: bool = True) -> Objective:
+    """An `Objective` for E scalar MLPs with the MSE loss on `(x, y)`.
+
+    `closed_form` uses `mlp_mse_grad_hessian`; otherwise `func_grad_hessian` (torch.func).
+    """
+    if closed_form:
         return lambda theta, h: mlp_mse_grad_hessian(theta, x, y, sizes, activation, h)
 
     def single(t: Tensor) -> Tensor:
@@ -211,52 +272,62 @@ class CriticalResult:
 
 
 def find_critical(objective: Objective, theta0: Tensor, tol: float = 1e-6,
-                  max_iter: int = 100, mu_factors: Sequence[float] = (1e-6, 1e-3, 1.0, 1e3),
+                  max_iter: int = 100,
+                  alphas: Sequence[float] = (1.0, 0.5, 0.25, 0.1, 0.03, 0.01, 1e-3),
+                  mu_factors: Sequence[float] = (1e-3, 1.0, 1e3), rcond: float = 1e-12,
                   on_iteration: Callable[[int, Tensor], None] | None = None) -> CriticalResult:
     """Move every member of `theta0 (E, P)` to a point with ‖∇L‖ < `tol` (see module doc).
 
-    Each iteration evaluates the Hessian of the members not yet converged, takes its
-    eigendecomposition, tries the Levenberg–Marquardt steps for μ = μ_e · factor
-    (`mu_factors`, plus the plain Newton step) and keeps the trial with the smallest
-    ‖∇L‖ if it is smaller than the current one; μ_e follows the winner (×10⁶, past the
-    tried range, when no trial helps). μ_e starts at (1e-3 · max|λ|)². Work in float64 to reach small
-    `tol`. `on_iteration(it, grad_norm (E,))` is called after every iteration.
+    Each iteration evaluates the Hessian of the members not yet converged and its
+    eigendecomposition H = Q diag(λ) Qᵀ, then tries, for every member at once:
+    Newton steps −α H⁺g for each α in `alphas` (H⁺ drops |λ| ≤ `rcond`·max|λ|; the
+    Newton direction always descends ½‖g‖², whose gradient is H g) and
+    Levenberg–Marquardt steps −(H² + μI)⁻¹ H g for μ = μ_e · `mu_factors`. It keeps the
+    trial with the smallest ‖∇L‖ if that is below the current one; μ_e follows a winning
+    LM step, and grows ×10⁶ when no trial helps (it starts at (10⁻³ max|λ|)²). Work in
+    float64 to reach a small `tol`. `on_iteration(it, grad_norm (E,))` runs after each
+    iteration.
     """
     theta = theta0.detach().clone()
-    E = theta.shape[0]
+    E, dev, dt = theta.shape[0], theta.device, theta.dtype
     loss, g, _ = objective(theta, False)
     gnorm = g.norm(dim=1)
-    mu = torch.full((E,), float("nan"), dtype=theta.dtype, device=theta.device)
-    iters = torch.zeros(E, dtype=torch.long, device=theta.device)
+    mu = torch.full((E,), float("nan"), dtype=dt, device=dev)
+    iters = torch.zeros(E, dtype=torch.long, device=dev)
     history = [gnorm.clone()]
-    factors = torch.tensor([0.0, *mu_factors], dtype=theta.dtype, device=theta.device)
-    K = factors.numel()
+    alpha = torch.tensor(list(alphas), dtype=dt, device=dev)
+    factors = torch.tensor(list(mu_factors), dtype=dt, device=dev)
     for it in range(1, max_iter + 1):
         active = (gnorm >= tol).nonzero().squeeze(1)
         if active.numel() == 0:
             break
+        A = active.numel()
         th = theta[active]
         _, ga, H = objective(th, True)
         lam, Q = torch.linalg.eigh(H)
-        scale = lam.abs().amax(1).clamp_min(1e-300)
-        mu_a = torch.where(torch.isnan(mu[active]), (1e-3 * scale) ** 2, mu[active])
-        gq = torch.einsum("epq,ep->eq", Q, ga)  # Qᵀ g
-        mus = mu_a.unsqueeze(1) * factors  # (A, K); factor 0 = Newton
-        denom = lam.unsqueeze(1).pow(2) + mus.unsqueeze(2)  # (A, K, P)
-        coef = torch.where(denom > 0, lam.unsqueeze(1) / denom.clamp_min(1e-300), 0.0)
+        scale = lam.abs().amax(1, keepdim=True).clamp_min(1e-300)  # (A, 1)
+        mu_a = torch.where(torch.isnan(mu[active]), (1e-3 * scale[:, 0]) ** 2, mu[active])
+        gq = torch.einsum("epq,ep->eq", Q, ga)  # Qᵀ g, (A, P)
+        inv = torch.where(lam.abs() > rcond * scale, 1.0 / lam, 0.0)  # pseudo-inverse
+        mus = mu_a.unsqueeze(1) * factors  # (A, M)
+        lm = lam.unsqueeze(1) / (lam.unsqueeze(1).pow(2) + mus.unsqueeze(2))
+        coef = torch.cat([alpha.reshape(1, -1, 1) * inv.unsqueeze(1), lm], dim=1)  # (A, K, P)
+        K = coef.shape[1]
         steps = -torch.einsum("epq,ekq->ekp", Q, coef * gq.unsqueeze(1))  # (A, K, P)
-        trial = (th.unsqueeze(1) + steps).reshape(-1, th.shape[1])
+        trial = (th.unsqueeze(1) + steps).reshape(A * K, -1)
         t_loss, t_g, _ = objective(trial, False)
-        t_norm = t_g.norm(dim=1).reshape(-1, K)
+        t_norm = t_g.norm(dim=1).reshape(A, K)
         t_norm = torch.where(torch.isfinite(t_norm), t_norm, torch.inf)
         best_norm, best = t_norm.min(1)
         ok = best_norm < gnorm[active]
-        pick = torch.arange(active.numel(), device=theta.device) * K + best
+        pick = torch.arange(A, device=dev) * K + best
         theta[active] = torch.where(ok.unsqueeze(1), trial[pick], th)
         loss[active] = torch.where(ok, t_loss[pick], loss[active])
         gnorm[active] = torch.where(ok, best_norm, gnorm[active])
-        mu[active] = torch.where(ok, torch.maximum(mus[torch.arange(active.numel()), best],
-                                                   (1e-8 * scale) ** 2), mu_a * 1e6)
+        n_newton = alpha.numel()
+        won_lm = ok & (best >= n_newton)
+        lm_mu = mus[torch.arange(A, device=dev), (best - n_newton).clamp_min(0)]
+        mu[active] = torch.where(won_lm, lm_mu, torch.where(ok, mu_a, mu_a * 1e6))
         iters[active] += 1
         history.append(gnorm.clone())
         if on_iteration is not None:

@@ -32,6 +32,7 @@ class EnsembleOptimizer:
         self.base_lr = lr_t.to(self.params[0].device)
         self.scale = 1.0  # learning-rate schedule factor
         self.active = torch.ones(E, dtype=torch.bool, device=self.base_lr.device)
+        self._all_active = True  # a Python flag, so the step never syncs with the device
         self.weight_decay = weight_decay
         self.state: dict[str, list[torch.Tensor]] = {}
         self.steps = 0
@@ -41,6 +42,11 @@ class EnsembleOptimizer:
         lr = self.base_lr * self.scale * self.active
         return lr.reshape(-1, *([1] * (p.dim() - 1)))
 
+    def freeze(self, members: Sequence[int]) -> None:
+        """Stop updating these members (used for diverged members)."""
+        self.active[list(members)] = False
+        self._all_active = bool(self.active.all())
+
     def zero_grad(self) -> None:
         for p in self.params:
             p.grad = None
@@ -49,7 +55,7 @@ class EnsembleOptimizer:
         grads = []
         for p in self.params:
             g = p.grad if p.grad is not None else torch.zeros_like(p)
-            if not bool(self.active.all()):
+            if not self._all_active:
                 mask = self.active.reshape(-1, *([1] * (p.dim() - 1)))
                 g = torch.where(mask, g, torch.zeros_like(g))
             if self.weight_decay:
@@ -80,6 +86,7 @@ class EnsembleOptimizer:
         self.steps, self.scale = int(sd["steps"]), float(sd["scale"])
         self.base_lr = sd["base_lr"].to(dev).clone()
         self.active = sd["active"].to(dev).clone()
+        self._all_active = bool(self.active.all())
         self.state = {k: [t.to(dev).clone() for t in v] for k, v in sd["state"].items()}
 
 

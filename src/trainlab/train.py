@@ -262,8 +262,8 @@ def fit(model: Ensemble, train: Split, *, epochs: int, batch_size: int, loss: st
                 step += 1
             train_seconds += time.perf_counter() - t0
             epoch_loss = running.cpu()
-            bad = [e for e in range(E) if diverged[e] is None
-                   and not bool(torch.isfinite(epoch_loss[e]))]
+            bad = [e for e in torch.nonzero(~torch.isfinite(epoch_loss)).flatten().tolist()
+                   if diverged[e] is None]
             if bad:
                 if on_diverge == "fail":
                     raise Diverged(epoch, float(epoch_loss[bad[0]]),
@@ -273,7 +273,7 @@ def fit(model: Ensemble, train: Split, *, epochs: int, batch_size: int, loss: st
                 if all(d is not None for d in diverged):
                     raise Diverged(epoch, float(epoch_loss[bad[0]]))
                 if not use_lbfgs:
-                    opt.active[bad] = False
+                    opt.freeze(bad)
             if epoch % eval_every == 0 or epoch == epochs:
                 record(epoch, running)
             for cb in callbacks:

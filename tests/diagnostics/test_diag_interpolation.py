@@ -27,7 +27,7 @@ def test_curve_reproduces_both_models_exactly(make_mlp, regression_data):
     xf, yf = x.float(), y.float()
 
     def metrics(m):
-        return {"loss": float(nn.functional.mse_loss(m(xf), yf))}
+        return {"loss": float(nn.functional.mse_loss(m(xf), yf).detach())}
 
     before = copy.deepcopy(model_a.state_dict())
     curve = interpolation_curve(

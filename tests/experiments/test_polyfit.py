@@ -16,7 +16,7 @@ def test_lstsq_recovers_noise_free_coefficients():
     coef = lstsq_coefficients(feats, y)
     design = np.vander(x.double().numpy(), cfg.degree + 1, increasing=True)
     ref = np.linalg.lstsq(design, y.double().numpy()[:, 0], rcond=None)[0]
-    np.testing.assert_allclose(coef, ref, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(coef, ref, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(coef, true, atol=1e-5)
 
 
@@ -37,8 +37,8 @@ def test_smoke_run_summary(tmp_path):
 
 def test_sgd_converges_to_least_squares_with_enough_epochs(tmp_path):
     out = execute("polyfit", preset="smoke", runs_dir=tmp_path, progress=False, quiet=True,
-                  sets={"lrs": [0.1], "epochs": 500, "loss": "mse", "batch_size": 200,
-                        "snapshot_epochs": [500], "degree": 2})
+                  sets={"lrs": [0.1], "epochs": 3000, "loss": "mse", "batch_size": 200,
+                        "snapshot_epochs": [3000], "degree": 2})
     s = out.summary
     np.testing.assert_allclose(s["runs"][0]["learned_coeffs"], s["lstsq_coeffs"], atol=1e-3)
 

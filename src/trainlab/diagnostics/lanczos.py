@@ -116,7 +116,7 @@ def _stack(values: list[Tensor], like: Tensor) -> Tensor:
 def _converged(tri: Tridiagonal, b_next: Tensor, k: int, tol: float) -> bool:
     """Whether the top ``k`` Ritz pairs of ``tri`` have small enough residual bounds."""
     if tri.beta.numel() == 0:
-        ritz, vecs = tri.alpha, torch.ones(1, 1, dtype=tri.alpha.dtype)
+        ritz, vecs = tri.alpha, tri.alpha.new_ones(1, 1)
     else:
         ritz, vecs = tri.eigh()
     residual = (b_next * vecs[-1, -k:]).abs()

@@ -51,7 +51,7 @@ def sharpness(
             ``step_fraction`` of each half-width, starting at the box corner
             ``x + sign(grad) * box``, keeping the largest loss seen.
             ``"lbfgsb"``: `scipy.optimize.minimize` of ``-f`` with method ``L-BFGS-B`` and
-            the box as bounds, ``maxiter=steps`` (Keskar et al. used 10), ``ftol=gtol=0``
+            the box as bounds, ``maxiter=steps`` (a few tens suffice), ``ftol=gtol=0``
             so it only stops at ``maxiter`` or a failed line search, started at the same
             corner. Started at ``x`` itself it would stop at once on a converged model:
             the projected gradient there is ~0, so it reports ~0 whatever the curvature.

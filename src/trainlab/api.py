@@ -1,0 +1,113 @@
+"""The Python API: `trainlab.run`, `trainlab.load`, `trainlab.list_experiments`.
+
+Same code path as the command line (`trainlab.runner`), so `trainlab.run("polyfit")`
+and `trainlab run polyfit` give the same `summary.json` for the same seed. A `Run`
+shows itself in Jupyter with its headline numbers and figures.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trainlab.errors import BadInput, RunFailed
+from trainlab.registry import all_experiments, get
+from trainlab.report.render import fmt, headline_numbers
+from trainlab.runs import read_json, read_metrics
+
+
+@dataclass
+class Run:
+    """A run folder, read back: config, status, summary, metrics and figures."""
+
+    dir: Path
+
+    @property
+    def config(self) -> dict:
+        return read_json(self.dir / "config.json")
+
+    @property
+    def status(self) -> dict:
+        return read_json(self.dir / "status.json")
+
+    @property
+    def summary(self) -> dict | None:
+        path = self.dir / "summary.json"
+        return read_json(path) if path.exists() else None
+
+    @property
+    def metrics(self) -> list[dict]:
+        """Rows of metrics.jsonl."""
+        return read_metrics(self.dir / "metrics.jsonl")
+
+    def metrics_frame(self):
+        """metrics.jsonl as a pandas DataFrame (needs pandas)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise BadInput("metrics_frame() needs pandas: pip install pandas") from None
+        return pd.DataFrame(self.metrics)
+
+    @property
+    def figures(self) -> list[Path]:
+        return sorted((self.dir / "figures").glob("*.png"))
+
+    @property
+    def experiment(self) -> str:
+        return self.config.get("experiment", "")
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.dir)!r}, state={self.status.get('state')!r})"
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        exp_id = self.experiment
+        try:
+            keys = get(exp_id).headline
+        except BadInput:
+            keys = ()
+        numbers = headline_numbers(self.summary, keys)
+        rows = "".join(f"<tr><td>{e(k)}</td><td>{e(fmt(v))}</td></tr>" for k, v in numbers.items())
+        imgs = "".join(
+            f"<img style='max-width:48%;margin:2px' alt='{e(p.stem)}' "
+            f"src='data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}'>"
+            for p in self.figures)
+        state = self.status.get("state", "?")
+        return (f"<div><b>{e(exp_id)}</b> — {e(state)} — <code>{e(str(self.dir))}</code>"
+                f"<table>{rows}</table><div>{imgs}</div></div>")
+
+
+def run(exp: str, preset: str = "full", seed: int | None = None, out: str | Path | None = None,
+        runs_dir: str | Path = "runs", device: str = "auto", progress: bool | None = None,
+        config_file: str | Path | None = None, **overrides: Any) -> Run:
+    """Run experiment `exp` and return its `Run`.
+
+    Keyword overrides are config keys; use `__` for dots (`model__widths=[32]`) or pass
+    `overrides={"model.widths": [32]}`. Raises `BadInput` for bad input and
+    `RunFailed` when the run did not complete.
+    """
+    from trainlab.runner import execute
+
+    sets = dict(overrides.pop("overrides", {}) or {})
+    sets.update({k.replace("__", "."): v for k, v in overrides.items()})
+    outcome = execute(exp, preset=preset, sets=sets, config_file=config_file, seed=seed,
+                      device=device, out=out, runs_dir=runs_dir, progress=progress, quiet=True)
+    if outcome.state != "completed":
+        raise RunFailed(f"{exp}: run {outcome.state}: {outcome.reason} ({outcome.path})")
+    return Run(outcome.path)
+
+
+def load(run_dir: str | Path) -> Run:
+    """A `Run` for an existing run folder."""
+    path = Path(run_dir)
+    if not (path / "config.json").exists():
+        raise BadInput(f"{path}: not a run folder (no config.json)")
+    return Run(path)
+
+
+def list_experiments() -> list[dict]:
+    """`[{id, chapter, purpose}]` of every registered experiment."""
+    return [{"id": e.id, "chapter": e.chapter, "purpose": e.purpose} for e in all_experiments()]

@@ -1,0 +1,198 @@
+"""interpolation: the loss along the line through a small-batch and a large-batch minimum.
+
+The exercise (after Goodfellow et al. 2015 and Keskar et al. 2017) trains the same MLP
+twice, with minibatches of 64 and of 1024, then evaluates the network whose parameters
+are θ(α) = (1 − α)·θ₁ + α·θ₂ for α from −1 to 2: α = 0 is the small-batch model, α = 1
+the large-batch one, values outside [0, 1] extrapolate. Train and test loss (log) and
+accuracy are drawn against α on twin axes.
+
+All α are evaluated at once: an `Ensemble` with one member per α is loaded with the
+interpolated vectors (`diagnostics.interpolate` + `Ensemble.load_flat`) and every split
+goes through it in one batched pass. The model has no BatchNorm, so nothing but the
+parameters is interpolated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+
+from trainlab.config import BaseConfig, option
+from trainlab.data import load_dataset, standardize
+from trainlab.diagnostics import interpolate
+from trainlab.errors import BadInput
+from trainlab.models import mlp
+from trainlab.registry import experiment
+from trainlab.report.plots import new_figure
+from trainlab.train import Split, evaluate, fit
+
+
+@dataclass
+class DataConfig:
+    name: Literal["mnist", "fashion-mnist", "digits"] = option(
+        "mnist", "built-in dataset (mnist = the 5k subset unless data.root is given)")
+    root: str = option("", "folder of IDX files (full MNIST / Fashion-MNIST); empty: built-in")
+    max_train: int = option(0, "use at most this many training images (0 = all)", minimum=0)
+    max_test: int = option(0, "use at most this many test images (0 = all)", minimum=0)
+
+
+@dataclass
+class ModelConfig:
+    widths: list[int] = option([256], "hidden widths of the MLP (no BatchNorm)")
+    activation: Literal["relu", "sigmoid", "tanh", "gelu", "elu", "leaky_relu"] = option(
+        "relu", "hidden activation")
+
+
+@dataclass
+class Config(BaseConfig):
+    data: DataConfig = option(DataConfig(), "the images")
+    model: ModelConfig = option(ModelConfig(), "the network (the same for both trainings)")
+    batch_sizes: list[int] = option([64, 1024], "the two batch sizes: θ₁ (α = 0) and θ₂ (α = 1)")
+    epochs: int = option(40, "training epochs of each model")
+    optimizer: Literal["sgd", "momentum", "nesterov", "adam", "adagrad", "rmsprop"] = option(
+        "adam", "optimizer")
+    lr: float = option(1e-3, "learning rate (both models)")
+    same_init: bool = option(True, "start both models from the same initial weights")
+    alpha_min: float = option(-1.0, "first α")
+    alpha_max: float = option(2.0, "last α")
+    alpha_step: float = option(0.05, "step between α values", positive=True)
+    normalize: bool = option(True, "standardize pixels with the training mean and std")
+
+    def validate(self) -> None:
+        if len(self.batch_sizes) != 2:
+            raise BadInput("config key 'batch_sizes': give exactly two batch sizes")
+        if self.alpha_max <= self.alpha_min:
+            raise BadInput("config key 'alpha_max': must be larger than alpha_min")
+        if (self.alpha_max - self.alpha_min) / self.alpha_step > 1000:
+            raise BadInput("config key 'alpha_step': at most 1000 α values")
+        if self.data.root and self.data.name == "digits":
+            raise BadInput("config key 'data.root': not used with data.name = digits")
+
+
+PRESETS = {
+    "smoke": {"epochs": 2, "model": {"widths": [32]}, "batch_sizes": [64, 256],
+              "alpha_step": 0.25, "data": {"max_train": 512, "max_test": 200}},
+    "quick": {"epochs": 8, "model": {"widths": [128]}, "alpha_step": 0.1,
+              "data": {"max_train": 2000}},
+}
+
+
+def load_data(cfg, device: torch.device):
+    """Flattened (standardized) train/test images and labels on `device`, plus class count."""
+    ds = load_dataset(cfg.data.name, root=cfg.data.root or None, seed=cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    xtr, ytr, xte, yte = ds.x_train, ds.y_train, ds.x_test, ds.y_test
+    if cfg.data.max_train and cfg.data.max_train < len(xtr):
+        keep = torch.randperm(len(xtr), generator=gen)[:cfg.data.max_train]
+        xtr, ytr = xtr[keep], ytr[keep]
+    if cfg.data.max_test and cfg.data.max_test < len(xte):
+        keep = torch.randperm(len(xte), generator=gen)[:cfg.data.max_test]
+        xte, yte = xte[keep], yte[keep]
+    xtr, xte = xtr.reshape(len(xtr), -1), xte.reshape(len(xte), -1)
+    if cfg.normalize:
+        _, _, (xtr, xte) = standardize(xtr, xte, per_feature=False)
+    return [t.to(device) for t in (xtr, ytr, xte, yte)], int(ds.num_classes)
+
+
+def alpha_grid(lo: float, hi: float, step: float) -> list[float]:
+    """α values lo, lo+step, …, hi, rounded so that 0 and 1 are hit exactly."""
+    n = int(round((hi - lo) / step))
+    return [round(lo + i * step, 10) + 0.0 for i in range(n + 1)]
+
+
+def curve(cfg, theta1, theta2, alphas, splits, in_features, classes, device,
+          chunk: int = 512) -> dict[str, list[float]]:
+    """Loss and accuracy of θ(α) on every split, all α as one ensemble."""
+    probe = mlp(cfg.model.widths, in_features, classes, seeds=[0] * len(alphas),
+                activation=cfg.model.activation).to(device)
+    probe.load_flat(interpolate(theta1, theta2, alphas).to(device))
+    out = {}
+    for split, data in splits.items():
+        metrics = evaluate(probe, data, "cross_entropy", batch=chunk)
+        for metric, values in metrics.items():
+            out[f"{split}_{metric}"] = values.cpu().tolist()
+    return out
+
+
+@experiment("interpolation", config=Config, presets=PRESETS, chapter="generalization",
+            purpose="Loss and accuracy along the line from a batch-64 to a batch-1024 model, "
+                    "α from -1 to 2",
+            question="Is the minimum found with small batches flatter than the one found with "
+                     "large batches, and is there a barrier between them?",
+            what_to_look_at="- α = 0 is the small-batch model, α = 1 the large-batch one; "
+                            "outside [0, 1] the line leaves both.\n"
+                            "- Keskar et al. (2017) report that the loss rises much more "
+                            "steeply around the large-batch minimum (sharp) than around the "
+                            "small-batch one (flat), and that the sharp minimum generalizes "
+                            "slightly worse.\n"
+                            "- Between the two the loss need not rise much (Goodfellow et "
+                            "al. 2015): a bump at 0 < α < 1 is a barrier between the "
+                            "minima, a monotone curve means none is seen on this line.",
+            headline=("small_batch_test_accuracy", "large_batch_test_accuracy",
+                      "max_train_loss_between"))
+def run(cfg: Config, ctx) -> dict:
+    dev = ctx.device
+    (xtr, ytr, xte, yte), classes = load_data(cfg, dev)
+    train, test = Split(xtr, ytr), Split(xte, yte)
+    thetas, own = [], []
+    for i, bs in enumerate(cfg.batch_sizes):
+        seed = cfg.seed if cfg.same_init else cfg.seed + i
+        model = mlp(cfg.model.widths, xtr.shape[1], classes, seeds=[seed],
+                    activation=cfg.model.activation).to(dev)
+        result = fit(model, train, epochs=cfg.epochs, batch_size=min(bs, len(xtr)),
+                     loss="cross_entropy", optimizer=cfg.optimizer, lr=cfg.lr,
+                     evals={"train": train, "test": test}, ctx=ctx, name=f"model{i + 1}-batch-{bs}",
+                     member_names=[f"batch {bs}"])
+        thetas.append(model.flat_parameters()[0])
+        h = result.history
+        own.append({"batch_size": bs, **{f"{s}_{m}": float(h.final(s, m)[0])
+                                         for s in ("train", "test")
+                                         for m in ("loss", "accuracy")}})
+    alphas = alpha_grid(cfg.alpha_min, cfg.alpha_max, cfg.alpha_step)
+    res = curve(cfg, thetas[0], thetas[1], alphas, {"train": train, "test": test},
+                xtr.shape[1], classes, dev)
+    inside = [i for i, a in enumerate(alphas) if 0 < a < 1]
+    between = max((res["train_loss"][i] for i in inside), default=float("nan"))
+    distance = float((thetas[1] - thetas[0]).norm())
+    ctx.table(own, title="The two trained models",
+              caption=f"{cfg.epochs} epochs each, {cfg.optimizer} lr {cfg.lr:g}.")
+    ctx.text(f"‖θ₂ − θ₁‖ = {distance:.3f}. Highest train loss strictly between the two "
+             f"models: {between:.4g} (theirs: {own[0]['train_loss']:.4g} and "
+             f"{own[1]['train_loss']:.4g}).")
+    for m in own:
+        ctx.echo(f"batch {m['batch_size']:>5}: train loss {m['train_loss']:.4g} test acc "
+                 f"{m['test_accuracy']:.4f}")
+    _plot(ctx, alphas, res, cfg.batch_sizes)
+    return {"alphas": alphas, **res, "batch_sizes": list(cfg.batch_sizes), "models": own,
+            "distance": distance, "max_train_loss_between": between,
+            "small_batch_test_accuracy": own[0]["test_accuracy"],
+            "large_batch_test_accuracy": own[1]["test_accuracy"]}
+
+
+def _plot(ctx, alphas, res, batch_sizes) -> None:
+    fig, axes = new_figure(width=7.0, height=4.4)
+    ax = axes[0, 0]
+    acc_ax = ax.twinx()
+    a = np.asarray(alphas)
+    ax.plot(a, res["train_loss"], "C0-", label="train loss")
+    ax.plot(a, res["test_loss"], "C0--", label="test loss")
+    acc_ax.plot(a, res["train_accuracy"], "C3-", label="train accuracy")
+    acc_ax.plot(a, res["test_accuracy"], "C3--", label="test accuracy")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"α   (0: batch {batch_sizes[0]}, 1: batch {batch_sizes[1]})")
+    ax.set_ylabel("cross-entropy loss (log)", color="C0")
+    acc_ax.set_ylabel("accuracy", color="C3")
+    acc_ax.set_ylim(0, 1.02)
+    for x in (0, 1):
+        ax.axvline(x, color="0.6", lw=0.8, ls=":")
+    ax.grid(alpha=0.3)
+    lines = ax.get_lines()[:2] + acc_ax.get_lines()
+    ax.legend(lines, [str(line.get_label()) for line in lines], fontsize="small",
+              loc="upper center")
+    ax.set_title("Linear interpolation θ(α) = (1 − α)·θ₁ + α·θ₂")
+    ctx.figure(fig, "interpolation",
+               "Train (solid) and test (dashed) loss (blue, log scale) and accuracy (red) of "
+               "θ(α); the dotted lines mark the two trained models.")

@@ -1,0 +1,171 @@
+"""param-count: train and test loss and accuracy against the number of parameters.
+
+The exercise ("can the number of parameters explain generalization?") trains ten or
+more networks of one shape and growing width on MNIST, from about 1.5k to 18k
+parameters and beyond, and plots their final train and test loss and accuracy against
+the parameter count on a log axis. Train loss keeps falling as the networks grow; test
+loss falls with it at first, then flattens or rises again once the network can fit the
+training set, while test accuracy saturates: more parameters do not by themselves make a
+network generalize worse.
+
+Every width is one MLP `in -> width -> classes` (or `len(depth)` hidden layers of that
+width); its `runs` seeds train together as one ensemble, one fit per width (shapes differ
+between widths). Points are the mean over seeds, bars their min-max range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+
+from trainlab.config import BaseConfig, option
+from trainlab.data import load_dataset, standardize
+from trainlab.errors import BadInput
+from trainlab.models import mlp
+from trainlab.registry import experiment
+from trainlab.report.plots import new_figure
+from trainlab.train import Split, fit
+
+
+@dataclass
+class DataConfig:
+    name: Literal["mnist", "fashion-mnist", "digits"] = option(
+        "mnist", "built-in dataset (mnist = the 5k subset unless data.root is given)")
+    root: str = option("", "folder of IDX files (full MNIST / Fashion-MNIST); empty: built-in")
+    max_train: int = option(0, "use at most this many training images (0 = all)", minimum=0)
+    max_test: int = option(0, "use at most this many test images (0 = all)", minimum=0)
+
+
+@dataclass
+class Config(BaseConfig):
+    data: DataConfig = option(DataConfig(), "the images")
+    widths: list[int] = option([2, 3, 4, 6, 8, 12, 16, 23, 32, 64, 128, 256],
+                               "hidden widths compared (784·w + w + 10·w + 10 parameters "
+                               "with one hidden layer on MNIST)")
+    depth: int = option(1, "hidden layers, all of the same width", positive=True)
+    activation: Literal["relu", "sigmoid", "tanh", "gelu", "elu", "leaky_relu"] = option(
+        "relu", "hidden activation")
+    runs: int = option(2, "seeds per width (trained as one ensemble)")
+    epochs: int = option(30, "training epochs")
+    batch_size: int = option(64, "minibatch size")
+    optimizer: Literal["sgd", "momentum", "nesterov", "adam", "adagrad", "rmsprop"] = option(
+        "adam", "optimizer")
+    lr: float = option(1e-3, "learning rate")
+    momentum: float = option(0.0, "momentum of sgd", minimum=0.0)
+    eval_every: int = option(5, "evaluate train and test every this many epochs", positive=True)
+    normalize: bool = option(True, "standardize pixels with the training mean and std")
+
+    def validate(self) -> None:
+        if not self.widths:
+            raise BadInput("config key 'widths': give at least one width")
+        if self.momentum >= 1:
+            raise BadInput("config key 'momentum': must be < 1")
+        if self.data.root and self.data.name == "digits":
+            raise BadInput("config key 'data.root': not used with data.name = digits")
+
+
+PRESETS = {
+    "smoke": {"widths": [2, 8, 32], "runs": 1, "epochs": 2, "eval_every": 1,
+              "data": {"max_train": 500, "max_test": 200}},
+    "quick": {"widths": [2, 4, 8, 16, 32, 64, 128], "runs": 1, "epochs": 10,
+              "data": {"max_train": 2000}},
+}
+
+
+def load_data(cfg, device: torch.device):
+    """Flattened (standardized) train/test images and labels on `device`, plus class count."""
+    ds = load_dataset(cfg.data.name, root=cfg.data.root or None, seed=cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    xtr, ytr, xte, yte = ds.x_train, ds.y_train, ds.x_test, ds.y_test
+    if cfg.data.max_train and cfg.data.max_train < len(xtr):
+        keep = torch.randperm(len(xtr), generator=gen)[:cfg.data.max_train]
+        xtr, ytr = xtr[keep], ytr[keep]
+    if cfg.data.max_test and cfg.data.max_test < len(xte):
+        keep = torch.randperm(len(xte), generator=gen)[:cfg.data.max_test]
+        xte, yte = xte[keep], yte[keep]
+    xtr, xte = xtr.reshape(len(xtr), -1), xte.reshape(len(xte), -1)
+    if cfg.normalize:
+        _, _, (xtr, xte) = standardize(xtr, xte, per_feature=False)
+    return [t.to(device) for t in (xtr, ytr, xte, yte)], int(ds.num_classes)
+
+
+METRICS = ("train_loss", "test_loss", "train_accuracy", "test_accuracy")
+
+
+@experiment("param-count", config=Config, presets=PRESETS, chapter="generalization",
+            purpose="Train and test loss and accuracy of 10+ MLP widths against their "
+                    "parameter count",
+            question="Does a network with more parameters fit the training set better, and "
+                     "does it generalize worse?",
+            what_to_look_at="- Train loss falls steadily with the parameter count; the "
+                            "widest networks fit the training set almost perfectly.\n"
+                            "- Test loss falls too at first, then levels off or rises while "
+                            "test accuracy keeps its plateau: the gap between train and "
+                            "test grows, yet the big networks do not generalize worse in "
+                            "accuracy (Zhang et al. 2017; Neyshabur et al. 2015).\n"
+                            "- The smallest networks (≈1.6k parameters) are limited by "
+                            "capacity: train and test stay close together.",
+            headline=("best_test_accuracy", "best_params", "largest_params"))
+def run(cfg: Config, ctx) -> dict:
+    dev = ctx.device
+    (xtr, ytr, xte, yte), classes = load_data(cfg, dev)
+    seeds = [cfg.seed + r for r in range(cfg.runs)]
+    train, test = Split(xtr, ytr), Split(xte, yte)
+    models = []
+    for width in cfg.widths:
+        model = mlp([width] * cfg.depth, xtr.shape[1], classes, seeds,
+                    activation=cfg.activation).to(dev)
+        result = fit(model, train, epochs=cfg.epochs, batch_size=cfg.batch_size,
+                     loss="cross_entropy", optimizer=cfg.optimizer, lr=cfg.lr,
+                     momentum=cfg.momentum, evals={"train": train, "test": test},
+                     eval_every=cfg.eval_every, ctx=ctx, name=f"width-{width}",
+                     member_names=[f"w{width}-seed{s}" for s in seeds])
+        h = result.history
+        row: dict = {"width": width, "params": model.params_per_member()}
+        for key in METRICS:
+            split, metric = key.split("_")
+            vals = h.final(split, metric)
+            row[key] = float(np.mean(vals))
+            row[f"{key}_min"], row[f"{key}_max"] = float(np.min(vals)), float(np.max(vals))
+        models.append(row)
+        ctx.echo(f"width {width:>5} params {row['params']:>8,}: train loss "
+                 f"{row['train_loss']:.4f} test loss {row['test_loss']:.4f} test acc "
+                 f"{row['test_accuracy']:.4f}")
+
+    ctx.table([{k: m[k] for k in ("width", "params", *METRICS)} for m in models],
+              title="Final metrics per width",
+              caption=f"Mean over {cfg.runs} seed(s) after {cfg.epochs} epochs.")
+    _plot(ctx, models, cfg.runs)
+    best = max(models, key=lambda m: m["test_accuracy"])
+    return {"models": models, "best_test_accuracy": best["test_accuracy"],
+            "best_params": best["params"], "largest_params": models[-1]["params"],
+            "runs": cfg.runs, "epochs": cfg.epochs, "n_train": len(xtr)}
+
+
+def _plot(ctx, models, runs) -> None:
+    order = sorted(models, key=lambda m: m["params"])
+    p = np.array([m["params"] for m in order], dtype=float)
+    fig, axes = new_figure(ncols=2, width=5.4, height=3.8)
+    for ax, metric, label in ((axes[0, 0], "loss", "cross-entropy loss"),
+                              (axes[0, 1], "accuracy", "accuracy")):
+        for split, marker in (("train", "o"), ("test", "s")):
+            key = f"{split}_{metric}"
+            y = np.array([m[key] for m in order])
+            lo = y - np.array([m[f"{key}_min"] for m in order])
+            hi = np.array([m[f"{key}_max"] for m in order]) - y
+            ax.errorbar(p, y, yerr=[lo, hi] if runs > 1 else None, marker=marker, ms=4,
+                        capsize=2, label=split)
+        ax.set_xscale("log")
+        if metric == "loss":
+            ax.set_yscale("log")
+        ax.set_xlabel("parameters")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize="small")
+    axes[0, 0].set_title("Loss against model size")
+    axes[0, 1].set_title("Accuracy against model size")
+    ctx.figure(fig, "params", "Final train and test loss (log) and accuracy of every width "
+               "against its parameter count (log x); bars: range over seeds.")
