@@ -274,7 +274,9 @@ class CriticalResult:
 def find_critical(objective: Objective, theta0: Tensor, tol: float = 1e-6,
                   max_iter: int = 100,
                   alphas: Sequence[float] = (1.0, 0.5, 0.25, 0.1, 0.03, 0.01, 1e-3),
-                  mu_factors: Sequence[float] = (1e-3, 1.0, 1e3), rcond: float = 1e-12,
+                  mu_factors: Sequence[float] = (1e-3, 1.0, 1e3),
+                  nu_factors: Sequence[float] = (1e-6, 1e-4, 1e-2, 1.0), shrink: float = 0.8,
+                  rcond: float = 1e-12,
                   on_iteration: Callable[[int, Tensor], None] | None = None) -> CriticalResult:
     """Move every member of `theta0 (E, P)` to a point with ‖∇L‖ < `tol` (see module doc).
 
@@ -297,6 +299,7 @@ def find_critical(objective: Objective, theta0: Tensor, tol: float = 1e-6,
     history = [gnorm.clone()]
     alpha = torch.tensor(list(alphas), dtype=dt, device=dev)
     factors = torch.tensor(list(mu_factors), dtype=dt, device=dev)
+    nus = torch.tensor(list(nu_factors), dtype=dt, device=dev)
     for it in range(1, max_iter + 1):
         active = (gnorm >= tol).nonzero().squeeze(1)
         if active.numel() == 0:
@@ -311,22 +314,35 @@ def find_critical(objective: Objective, theta0: Tensor, tol: float = 1e-6,
         inv = torch.where(lam.abs() > rcond * scale, 1.0 / lam, 0.0)  # pseudo-inverse
         mus = mu_a.unsqueeze(1) * factors  # (A, M)
         lm = lam.unsqueeze(1) / (lam.unsqueeze(1).pow(2) + mus.unsqueeze(2))
-        coef = torch.cat([alpha.reshape(1, -1, 1) * inv.unsqueeze(1), lm], dim=1)  # (A, K, P)
+        sfn = 1.0 / (lam.abs().unsqueeze(1) + (scale * nus).unsqueeze(2))  # loss descent
+        coef = torch.cat([alpha.reshape(1, -1, 1) * inv.unsqueeze(1), lm, sfn], dim=1)
         K = coef.shape[1]
         steps = -torch.einsum("epq,ekq->ekp", Q, coef * gq.unsqueeze(1))  # (A, K, P)
         trial = (th.unsqueeze(1) + steps).reshape(A * K, -1)
         t_loss, t_g, _ = objective(trial, False)
+        t_loss = t_loss.reshape(A, K)
         t_norm = t_g.norm(dim=1).reshape(A, K)
-        t_norm = torch.where(torch.isfinite(t_norm), t_norm, torch.inf)
-        best_norm, best = t_norm.min(1)
-        ok = best_norm < gnorm[active]
-        pick = torch.arange(A, device=dev) * K + best
+        bad = ~(torch.isfinite(t_norm) & torch.isfinite(t_loss))
+        t_norm = t_norm.masked_fill(bad, torch.inf)
+        t_loss = t_loss.masked_fill(bad, torch.inf)
+        g_best_norm, g_best = t_norm.min(1)
+        l_best_loss, l_best = t_loss.min(1)
+        cur_norm, cur_loss = gnorm[active], loss[active]
+        # ‖g‖ falls clearly: take it; else descend the loss (escapes gradient-flat
+        # regions); else any decrease of ‖g‖
+        use_g = g_best_norm < shrink * cur_norm
+        use_l = ~use_g & (l_best_loss < cur_loss)
+        use_g = use_g | (~use_l & (g_best_norm < cur_norm))
+        ok = use_g | use_l
+        best = torch.where(use_g, g_best, l_best)
+        rows = torch.arange(A, device=dev)
+        pick = rows * K + best
         theta[active] = torch.where(ok.unsqueeze(1), trial[pick], th)
-        loss[active] = torch.where(ok, t_loss[pick], loss[active])
-        gnorm[active] = torch.where(ok, best_norm, gnorm[active])
-        n_newton = alpha.numel()
-        won_lm = ok & (best >= n_newton)
-        lm_mu = mus[torch.arange(A, device=dev), (best - n_newton).clamp_min(0)]
+        loss[active] = torch.where(ok, t_loss[rows, best], cur_loss)
+        gnorm[active] = torch.where(ok, t_norm[rows, best], cur_norm)
+        n_newton, n_lm = alpha.numel(), factors.numel()
+        won_lm = ok & (best >= n_newton) & (best < n_newton + n_lm)
+        lm_mu = mus[rows, (best - n_newton).clamp(0, n_lm - 1)]
         mu[active] = torch.where(won_lm, lm_mu, torch.where(ok, mu_a, mu_a * 1e6))
         iters[active] += 1
         history.append(gnorm.clone())

@@ -1,0 +1,268 @@
+"""sensitivity: loss, accuracy, input sensitivity and Keskar sharpness against batch size.
+
+The exercise trains one MLP with five or more batch sizes and, for each trained model,
+measures train and test loss and accuracy, the sensitivity of Novak et al. (ICLR 2018) —
+the Frobenius norm of the Jacobian of the softmax output with respect to the input,
+averaged over test images — and the sharpness of Keskar et al. (ICLR 2017): the largest
+relative rise of the training loss in the box |δᵢ| ≤ ε(|θᵢ| + 1) around the weights
+(ε = 1e-3, found by projected sign-gradient ascent from the box corner, ≥ 50 steps).
+The norm of the loss gradient with respect to the input, ‖∂loss/∂x‖, is reported too.
+
+Batch sizes are compared at a matched stopping rule (docs/DESIGN.md §4): each model
+trains until its full-data train loss is below `loss_threshold`, checked after every
+epoch, or until `epochs` epochs (the cap; `reached` says which). Keskar et al. find
+large-batch minima much sharper and slightly worse on test; Novak et al. find lower
+sensitivity with better generalization.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+
+from trainlab.config import BaseConfig, option
+from trainlab.data import load_dataset, standardize
+from trainlab.diagnostics import (
+    flatten_params,
+    jacobian_norms,
+    loss_input_grad_norms,
+    make_loss_fn,
+    sharpness,
+)
+from trainlab.errors import BadInput
+from trainlab.models import mlp
+from trainlab.registry import experiment
+from trainlab.report.plots import new_figure
+from trainlab.train import History, Split, evaluate, fit
+
+
+@dataclass
+class DataConfig:
+    name: Literal["mnist", "fashion-mnist", "digits"] = option(
+        "mnist", "built-in dataset (mnist = the 5k subset unless data.root is given)")
+    root: str = option("", "folder of IDX files (full MNIST / Fashion-MNIST); empty: built-in")
+    max_train: int = option(0, "use at most this many training images (0 = all)", minimum=0)
+    max_test: int = option(0, "use at most this many test images (0 = all)", minimum=0)
+
+
+@dataclass
+class ModelConfig:
+    widths: list[int] = option([64], "hidden widths of the MLP")
+    activation: Literal["relu", "sigmoid", "tanh", "gelu", "elu", "leaky_relu"] = option(
+        "relu", "hidden activation")
+
+
+@dataclass
+class Config(BaseConfig):
+    data: DataConfig = option(DataConfig(), "the images")
+    model: ModelConfig = option(ModelConfig(), "the network (the same for every batch size)")
+    batch_sizes: list[int] = option([16, 64, 256, 1024, 4000], "batch sizes compared "
+                                    "(capped at the number of training images)")
+    epochs: int = option(300, "epoch cap of the stopping rule")
+    loss_threshold: float = option(1e-3, "stop once the full train loss is below this",
+                                   positive=True)
+    optimizer: Literal["sgd", "momentum", "nesterov", "adam", "adagrad", "rmsprop"] = option(
+        "adam", "optimizer (Keskar et al. used Adam)")
+    lr: float = option(1e-3, "learning rate (every batch size)")
+    epsilon: float = option(1e-3, "box size of Keskar sharpness", positive=True)
+    sharpness_method: Literal["ascent", "lbfgsb"] = option(
+        "ascent", "box maximisation: projected sign-gradient ascent or L-BFGS-B, both from "
+        "the box corner")
+    sharpness_steps: int = option(50, "ascent steps / L-BFGS-B iterations", positive=True)
+    sharpness_examples: int = option(1000, "training images of the sharpness loss (0 = all)",
+                                     minimum=0)
+    sensitivity_examples: int = option(0, "test images averaged for the Jacobian norms "
+                                       "(the first ones; 0 = all)", minimum=0)
+    normalize: bool = option(True, "standardize pixels with the training mean and std")
+
+    def validate(self) -> None:
+        if len(self.batch_sizes) < 2:
+            raise BadInput("config key 'batch_sizes': give at least two batch sizes")
+        if self.data.root and self.data.name == "digits":
+            raise BadInput("config key 'data.root': not used with data.name = digits")
+
+
+PRESETS = {
+    "smoke": {"batch_sizes": [32, 128, 512], "epochs": 3, "model": {"widths": [16]},
+              "sharpness_steps": 5, "sharpness_examples": 200, "sensitivity_examples": 16,
+              "data": {"max_train": 512, "max_test": 100}},
+    "quick": {"batch_sizes": [16, 64, 256, 1024], "epochs": 60, "loss_threshold": 1e-2,
+              "data": {"max_train": 1000}},
+}
+
+
+def load_data(cfg, device: torch.device):
+    """Flattened (standardized) train/test images and labels on `device`, plus class count."""
+    ds = load_dataset(cfg.data.name, root=cfg.data.root or None, seed=cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    xtr, ytr, xte, yte = ds.x_train, ds.y_train, ds.x_test, ds.y_test
+    if cfg.data.max_train and cfg.data.max_train < len(xtr):
+        keep = torch.randperm(len(xtr), generator=gen)[:cfg.data.max_train]
+        xtr, ytr = xtr[keep], ytr[keep]
+    if cfg.data.max_test and cfg.data.max_test < len(xte):
+        keep = torch.randperm(len(xte), generator=gen)[:cfg.data.max_test]
+        xte, yte = xte[keep], yte[keep]
+    xtr, xte = xtr.reshape(len(xtr), -1), xte.reshape(len(xte), -1)
+    if cfg.normalize:
+        _, _, (xtr, xte) = standardize(xtr, xte, per_feature=False)
+    return [t.to(device) for t in (xtr, ytr, xte, yte)], int(ds.num_classes)
+
+
+def batch_sizes(cfg, n_train: int) -> list[int]:
+    """The configured batch sizes capped at the train size, without repeats, in order."""
+    out: list[int] = []
+    for b in cfg.batch_sizes:
+        b = min(int(b), n_train)
+        if b not in out:
+            out.append(b)
+    return out
+
+
+class _Stop(Exception):
+    """Raised by `StopBelow` to end a fit early (the model is trained in place)."""
+
+
+class StopBelow:
+    """Callback: stop once every member's full train loss is below `threshold`."""
+
+    def __init__(self, threshold: float):
+        self.threshold = threshold
+        self.history: History | None = None
+
+    def on_epoch_end(self, epoch, model, history) -> None:
+        self.history = history
+        if history.has("train", "loss") and history.epochs and history.epochs[-1] == epoch \
+                and float(np.max(history.final("train", "loss"))) < self.threshold:
+            raise _Stop
+
+
+def train_until(cfg, ctx, bs: int, train: Split, in_features: int, classes: int):
+    """Train one model with batch size `bs` under the stopping rule; (model, info, history).
+
+    The trained weights are saved as `checkpoints/final-batch-<bs>.pt`; a resumed run loads
+    them instead of training again.
+    """
+    model = mlp(cfg.model.widths, in_features, classes, seeds=[cfg.seed],
+                activation=cfg.model.activation).to(ctx.device)
+    final = ctx.checkpoint(f"final-batch-{bs}")
+    state = final.load() if ctx.resume else None
+    if state is None:
+        stop = StopBelow(cfg.loss_threshold)
+        try:
+            history = fit(model, train, epochs=cfg.epochs, batch_size=bs, loss="cross_entropy",
+                          optimizer=cfg.optimizer, lr=cfg.lr, evals={"train": train},
+                          ctx=ctx, name=f"batch-{bs}", member_names=[f"batch {bs}"],
+                          callbacks=[stop]).history
+        except _Stop:
+            history = stop.history
+        state = {"flat": model.flat_parameters().cpu(), "history": history.state()}
+        final.save(state)
+    model.load_flat(state["flat"].to(ctx.device))
+    history = History.from_state(state["history"])
+    loss = float(history.final("train", "loss")[0])
+    info = {"epochs_trained": int(history.epochs[-1]), "reached": loss < cfg.loss_threshold}
+    return model, info, history
+
+
+@experiment("sensitivity", config=Config, presets=PRESETS, chapter="generalization",
+            purpose="Loss, accuracy, input sensitivity (softmax Jacobian norm) and Keskar "
+                    "sharpness of one MLP trained with 5+ batch sizes",
+            question="Do large batches find sharper minima and more input-sensitive networks, "
+                     "and do those generalize worse?",
+            what_to_look_at="- Sharpness (right axis of the second figure): Keskar et al. "
+                            "(2017) find large-batch minima far sharper than small-batch "
+                            "ones, with a test accuracy a little lower.\n"
+                            "- Sensitivity: Novak et al. (2018) find that networks with a "
+                            "smaller input Jacobian norm generalize better.\n"
+                            "- Every model stops at the same train loss (or the epoch cap, "
+                            "see `reached`), so differences are not just a matter of "
+                            "training longer.")
+def run(cfg: Config, ctx) -> dict:
+    dev = ctx.device
+    (xtr, ytr, xte, yte), classes = load_data(cfg, dev)
+    train, test = Split(xtr, ytr), Split(xte, yte)
+    n_sens = cfg.sensitivity_examples or len(xte)
+    n_sharp = cfg.sharpness_examples or len(xtr)
+    xs, ys = xte[:n_sens], yte[:n_sens]
+    results, histories = [], {}
+    for bs in batch_sizes(cfg, len(xtr)):
+        model, info, histories[bs] = train_until(cfg, ctx, bs, train, xtr.shape[1], classes)
+        row: dict = {"batch_size": bs}
+        for split, data in (("train", train), ("test", test)):
+            metrics = evaluate(model, data, "cross_entropy")
+            row[f"{split}_loss"] = float(metrics["loss"][0])
+            row[f"{split}_accuracy"] = float(metrics["accuracy"][0])
+        net = model.member(0).eval()
+        row["jacobian_norm"] = float(jacobian_norms(net, xs).mean())
+        row["loss_grad_norm"] = float(loss_input_grad_norms(net, xs, ys).mean())
+        f = make_loss_fn(net, "cross_entropy", xtr[:n_sharp], ytr[:n_sharp])
+        row["sharpness"] = sharpness(f, flatten_params(net), epsilon=cfg.epsilon,
+                                     method=cfg.sharpness_method, steps=cfg.sharpness_steps,
+                                     seed=cfg.seed)
+        row.update(info)
+        results.append(row)
+        ctx.echo(f"batch {bs:>5}: {info['epochs_trained']:>4} epochs, train loss "
+                 f"{row['train_loss']:.2e}, test acc {row['test_accuracy']:.4f}, jacobian "
+                 f"{row['jacobian_norm']:.3f}, sharpness {row['sharpness']:.3g}")
+    ratio = results[-1]["sharpness"] / max(results[0]["sharpness"], 1e-12)
+    ctx.table(results, title="Batch sizes at a matched stopping rule",
+              caption=f"Trained until train loss < {cfg.loss_threshold:g} or {cfg.epochs} "
+                      f"epochs (reached). jacobian_norm: mean ‖∂softmax/∂x‖_F over {n_sens} "
+                      f"test images; loss_grad_norm: mean ‖∂loss/∂x‖₂ over the same; "
+                      f"sharpness: Keskar φ (ε = {cfg.epsilon:g}, {cfg.sharpness_method}, "
+                      f"{cfg.sharpness_steps} steps) on {n_sharp} training images.")
+    ctx.text(f"Sharpness of the largest batch ({results[-1]['batch_size']}) over that of the "
+             f"smallest ({results[0]['batch_size']}): {ratio:.3g}×.")
+    _plot(ctx, results, histories, cfg.loss_threshold)
+    return {"results": results, "sharpness_ratio_large_small": ratio,
+            "loss_threshold": cfg.loss_threshold, "epsilon": cfg.epsilon,
+            "all_reached": all(r["reached"] for r in results)}
+
+
+def _plot(ctx, results, histories, threshold) -> None:
+    bs = np.array([r["batch_size"] for r in results], dtype=float)
+    col = {k: np.array([r[k] for r in results]) for k in results[0] if k != "batch_size"}
+    fig, axes = new_figure(ncols=2, width=5.6, height=4.0)
+    ax = axes[0, 0]
+    right = ax.twinx()
+    ax.plot(bs, col["train_loss"], "C0o-", label="train loss")
+    ax.plot(bs, col["test_loss"], "C0s--", label="test loss")
+    right.plot(bs, col["train_accuracy"], "C3o-", label="train accuracy")
+    right.plot(bs, col["test_accuracy"], "C3s--", label="test accuracy")
+    _style(ax, right, "cross-entropy loss (log)", "accuracy", "Loss and accuracy", logy=True)
+    ax = axes[0, 1]
+    right = ax.twinx()
+    ax.plot(bs, col["jacobian_norm"], "C2o-", label="‖∂softmax/∂x‖_F (test mean)")
+    ax.plot(bs, col["loss_grad_norm"], "C2s--", label="‖∂loss/∂x‖ (test mean)")
+    right.plot(bs, col["sharpness"], "C1^-", label="Keskar sharpness")
+    _style(ax, right, "input sensitivity", "sharpness φ (%)", "Sensitivity and sharpness",
+           logy=True)
+    ctx.figure(fig, "batch-size", "Against batch size (log x): left, train/test loss and "
+               "accuracy on twin axes; right, input sensitivity and Keskar sharpness.")
+    fig, axes = new_figure()
+    ax = axes[0, 0]
+    for b, h in histories.items():
+        ax.plot(h.epochs, h.series("train", "loss")[:, 0], label=f"batch {b}")
+    ax.axhline(threshold, color="0.5", ls=":", lw=1)
+    ax.set(xscale="log", yscale="log", xlabel="epoch", ylabel="full train loss",
+           title="Training until the stopping rule")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    ctx.figure(fig, "training", "Full train loss per epoch of every batch size (log-log); "
+               "dotted: the stopping threshold.")
+
+
+def _style(ax, right, left_label, right_label, title, logy=False) -> None:
+    ax.set_xscale("log", base=2)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel("batch size")
+    ax.set_ylabel(left_label)
+    right.set_ylabel(right_label)
+    ax.set_title(title)
+    ax.grid(alpha=0.3, which="both")
+    lines = ax.get_lines() + right.get_lines()
+    ax.legend(lines, [str(line.get_label()) for line in lines], fontsize="x-small", loc="best")
