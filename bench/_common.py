@@ -49,4 +49,5 @@ def emit(name: str, cases: list[dict], settings: dict, as_json: bool) -> None:
         extra = {k: v for k, v in c.items() if k not in ("size", "baseline_s", "trainlab_s",
                                                          "ratio")}
         print(f"  {json.dumps(c['size']):<28} baseline {c['baseline_s']:8.3f} s   trainlab "
-              f"{c['trainlab_s']:8.3f} s   ratio {c['ratio']:7.1f}x  {json.dumps(extra) if extra else ''}")
+              f"{c['trainlab_s']:8.3f} s   ratio {c['ratio']:7.1f}x  "
+              f"{json.dumps(extra) if extra else ''}")

@@ -22,7 +22,7 @@ def _value_and_grad(loss_fn: LossFn, z: Tensor) -> tuple[float, Tensor]:
     with torch.enable_grad():
         val = loss_fn(zz)
         (g,) = torch.autograd.grad(val, zz, allow_unused=True)
-    return float(val), torch.zeros_like(zz) if g is None else g.detach()
+    return float(val.detach()), torch.zeros_like(zz) if g is None else g.detach()
 
 
 def _signs(g: Tensor, gen: torch.Generator) -> Tensor:

@@ -1,0 +1,68 @@
+"""The runs index and reports in headless Chromium: links work, images load, no console
+errors. Screenshots of the index at 1280 px and 390 px go to test-artifacts/."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from trainlab.report.site import write_index
+from trainlab.runner import execute
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed (make test installs Debian's chromium)")
+        pytest.skip("chromium not installed (not CI)")
+    sync_api = pytest.importorskip("playwright.sync_api") if not os.environ.get("CI") else \
+        __import__("playwright.sync_api", fromlist=["sync_playwright"])
+    return sync_api.sync_playwright
+
+
+def _check_page(page, url, errors):
+    page.goto(url)
+    page.wait_for_load_state("load")
+    broken = page.evaluate(
+        "Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0)"
+        ".map(i => i.alt || i.src.slice(0, 60))")
+    assert broken == [], f"{url}: images that did not load: {broken}"
+    assert errors == [], f"{url}: console errors: {errors}"
+    return page.evaluate("Array.from(document.querySelectorAll('a')).map(a => a.href)")
+
+
+def test_index_and_reports_render_in_chromium(tmp_path):
+    sync_playwright = _browser()
+    runs = tmp_path / "runs"
+    execute("polyfit", preset="smoke", runs_dir=runs, progress=False, quiet=True,
+            sets={"title": "<i>escaped</i> & fine"})
+    execute("polyfit", preset="smoke", runs_dir=runs, progress=False, quiet=True,
+            sets={"lrs": [1000.0], "loss": "mse"})  # a failed (diverged) run
+    index = write_index(runs)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        links = _check_page(page, index.as_uri(), errors)
+        reports = sorted({u for u in links if u.endswith("report.html")})
+        assert len(reports) == 2
+        assert "<i>escaped</i> &amp; fine" not in page.content()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "index-1280.png"), full_page=True)
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.screenshot(path=str(ARTIFACTS / "index-390.png"), full_page=True)
+        for url in reports:
+            links = _check_page(page, url, errors)
+            figures = page.evaluate("document.querySelectorAll('figure img').length")
+            assert figures >= 1, url
+            for raw in [u for u in links if u.startswith("file:")]:
+                assert Path(raw.removeprefix("file://")).exists() or "summary.json" in raw, raw
+        browser.close()
