@@ -4,8 +4,14 @@ import pytest
 import torch
 from torch import nn
 
-from trainlab.models import (Ensemble, mlp, mlp_param_count, pytorch_examples_cnn_spec,
-                             size_to_budget, small_cnn_spec)
+from trainlab.models import (
+    Ensemble,
+    mlp,
+    mlp_param_count,
+    pytorch_examples_cnn_spec,
+    size_to_budget,
+    small_cnn_spec,
+)
 
 
 def test_mlp_members_equal_plain_modules():

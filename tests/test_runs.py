@@ -7,8 +7,14 @@ import threading
 import pytest
 import torch
 
-from trainlab.runs import (RunContext, atomic_write_json, atomic_write_text, new_run_dir,
-                           read_metrics, to_json)
+from trainlab.runs import (
+    RunContext,
+    atomic_write_json,
+    atomic_write_text,
+    new_run_dir,
+    read_metrics,
+    to_json,
+)
 
 
 def test_atomic_write_replaces_whole_file_and_leaves_no_temp(tmp_path):

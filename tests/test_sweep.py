@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "sweeps"))
 
 import sweep_fake  # noqa: E402
-from sweep_fake import run_cli, write_space  # noqa: E402
+from sweep_fake import write_space  # noqa: E402
 
 from trainlab.errors import BadInput  # noqa: E402
 from trainlab.registry import get  # noqa: E402
@@ -269,21 +270,31 @@ def test_polyfit_sweep_writes_the_folder(tmp_path, capsys):
 # --------------------------------------------------------------- bad input (CLI)
 
 
-@pytest.mark.parametrize("space,extra,message", [
+BAD_INPUTS = [  # (space, extra options, expected message)
     ('[nope]\ntype="float"\nlow=0\nhigh=1', [], "unknown config key 'nope'"),
     ('[x]\ntype="float"\nlow=2\nhigh=1', [], "'low' (2) must be below 'high' (1)"),
+    ('[x]\ntype="float"\nlow=0\nhigh=1\nlog=true', [], "log distribution needs low > 0"),
     (SPACE, ["--storage", "postgresql://u:pw@127.0.0.1:9/db"], "cannot connect"),
     (SPACE, ["--workers", "2"], "several workers need a shared storage"),
     (SPACE, ["--storage", "mysql://x"], "expected journal:PATH"),
-])
-def test_bad_input_exits_2_with_one_line(fake_exp, tmp_path, space, extra, message):
-    path = write_space(tmp_path / "space.toml", space)
-    res = run_cli("sweep", sweep_fake.EXP_ID, "--sampler", "tpe", "--trials", "2", "--space",
-                  str(path), "--out", str(tmp_path / "out"), "--preset", "smoke", *extra,
-                  cwd=tmp_path)
-    assert res.returncode == 2, res.stderr
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in res.stderr
-    assert lines[0].startswith("trainlab: error: ") and message in lines[0]
-    assert "pw@" not in lines[0]  # passwords are never printed
-    assert res.stdout == "" and not (tmp_path / "out").exists()
+]
+
+
+def test_bad_input_exits_2_with_one_line(tmp_path):
+    """Each case in its own CLI process (run side by side: each start imports torch)."""
+    procs = []
+    for i, (space, extra, _) in enumerate(BAD_INPUTS):
+        path = write_space(tmp_path / f"space{i}.toml", space)
+        procs.append(subprocess.Popen(
+            [sys.executable, str(sweep_fake.CLI), "sweep", sweep_fake.EXP_ID, "--sampler",
+             "tpe", "--trials", "2", "--space", str(path), "--out", str(tmp_path / f"out{i}"),
+             "--preset", "smoke", *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, cwd=tmp_path, env=sweep_fake.cli_env()))
+    for i, (proc, (_, _, message)) in enumerate(zip(procs, BAD_INPUTS, strict=True)):
+        stdout, stderr = proc.communicate(timeout=240)
+        assert proc.returncode == 2, (message, stderr)
+        lines = stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in stderr, stderr
+        assert lines[0].startswith("trainlab: error: ") and message in lines[0], lines[0]
+        assert "pw@" not in lines[0]  # passwords are never printed
+        assert stdout == "" and not (tmp_path / f"out{i}").exists()

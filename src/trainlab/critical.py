@@ -271,53 +271,89 @@ class CriticalResult:
     grad_norm_history: Tensor
 
 
+def _trust_region_shift(lam: Tensor, gq: Tensor, radius: Tensor, iters: int = 60) -> Tensor:
+    """ν per member and radius so that ‖(H + νI)⁻¹g‖ ≈ radius with H + νI ⪰ 0.
+
+    lam, gq: (A, P) eigenvalues and Qᵀg; radius: (A, C). Returns ν (A, C); ν = 0 where
+    H is positive definite and the Newton step already fits (Moré–Sorensen, by bisection
+    on log(ν − ν₀), ν₀ = max(0, −λ_min)).
+    """
+    scale = lam.abs().amax(1, keepdim=True).clamp_min(1e-300)
+    nu0 = (-lam[:, :1]).clamp_min(0)  # (A, 1)
+    lo = torch.log(1e-12 * scale).expand_as(radius).clone()
+    hi = torch.log(gq.norm(dim=1, keepdim=True) / radius + 1e-12 * scale)
+    lam3, g3 = lam.unsqueeze(1), gq.unsqueeze(1).pow(2)
+
+    def length(nu: Tensor) -> Tensor:
+        return (g3 / (lam3 + nu.unsqueeze(2)).pow(2)).sum(2).sqrt()
+
+    for _ in range(iters):
+        mid = (lo + hi) / 2
+        too_long = length(nu0 + mid.exp()) > radius
+        lo = torch.where(too_long, mid, lo)
+        hi = torch.where(too_long, hi, mid)
+    nu = nu0 + hi.exp()
+    newton_fits = (lam[:, :1] > 0) & (length(torch.zeros_like(radius)) <= radius)
+    return torch.where(newton_fits, torch.zeros_like(nu), nu)
+
+
 def find_critical(objective: Objective, theta0: Tensor, tol: float = 1e-6,
-                  max_iter: int = 100,
-                  alphas: Sequence[float] = (1.0, 0.5, 0.25, 0.1, 0.03, 0.01, 1e-3),
-                  mu_factors: Sequence[float] = (1e-3, 1.0, 1e3),
-                  nu_factors: Sequence[float] = (1e-6, 1e-4, 1e-2, 1.0), shrink: float = 0.8,
+                  max_iter: int = 100, radii: Sequence[float] = (0.1, 1.0, 4.0),
+                  mu_factors: Sequence[float] = (1e-3, 1.0, 1e3), shrink: float = 0.8,
                   rcond: float = 1e-12,
                   on_iteration: Callable[[int, Tensor], None] | None = None) -> CriticalResult:
     """Move every member of `theta0 (E, P)` to a point with ‖∇L‖ < `tol` (see module doc).
 
     Each iteration evaluates the Hessian of the members not yet converged and its
-    eigendecomposition H = Q diag(λ) Qᵀ, then tries, for every member at once:
-    Newton steps −α H⁺g for each α in `alphas` (H⁺ drops |λ| ≤ `rcond`·max|λ|; the
-    Newton direction always descends ½‖g‖², whose gradient is H g) and
-    Levenberg–Marquardt steps −(H² + μI)⁻¹ H g for μ = μ_e · `mu_factors`. It keeps the
-    trial with the smallest ‖∇L‖ if that is below the current one; μ_e follows a winning
-    LM step, and grows ×10⁶ when no trial helps (it starts at (10⁻³ max|λ|)²). Work in
-    float64 to reach a small `tol`. `on_iteration(it, grad_norm (E,))` runs after each
-    iteration.
+    eigendecomposition H = Q diag(λ) Qᵀ, then evaluates, for every member at once, these
+    trial steps, each at most 10 Δ_e long (Δ_e: a per-member trust radius):
+    - Newton on ∇L = 0: −H⁺g (H⁺ drops |λ| ≤ `rcond`·max|λ|), cut to lengths Δ_e·`radii`
+      and taken whole; its direction always descends ½‖g‖² (whose gradient is H g);
+    - Levenberg–Marquardt on ∇L = 0: −(H² + μI)⁻¹ H g for μ = μ_e · `mu_factors`;
+    - trust-region Newton on L: −(H + νI)⁻¹ g with ‖step‖ = Δ_e·`radii`, H + νI ⪰ 0.
+    A trial that shrinks ‖g‖ by the factor `shrink` wins (the smallest ‖g‖); else the
+    trial with the lowest loss if it lowers the loss (this walks out of "gradient-flat"
+    regions where ‖g‖ stalls); else any trial that lowers ‖g‖. Δ_e becomes twice the
+    accepted step (÷10 when nothing is accepted); μ_e follows a winning LM step.
+    Work in float64 to reach a small `tol`. `on_iteration(it, grad_norm (E,))` runs
+    after each iteration.
     """
     theta = theta0.detach().clone()
     E, dev, dt = theta.shape[0], theta.device, theta.dtype
     loss, g, _ = objective(theta, False)
     gnorm = g.norm(dim=1)
     mu = torch.full((E,), float("nan"), dtype=dt, device=dev)
+    delta = 0.1 * theta.norm(dim=1).clamp_min(1.0)
     iters = torch.zeros(E, dtype=torch.long, device=dev)
     history = [gnorm.clone()]
-    alpha = torch.tensor(list(alphas), dtype=dt, device=dev)
+    rad = torch.tensor(list(radii), dtype=dt, device=dev)
     factors = torch.tensor(list(mu_factors), dtype=dt, device=dev)
-    nus = torch.tensor(list(nu_factors), dtype=dt, device=dev)
+    n_newton, n_lm = rad.numel() + 1, factors.numel()
     for it in range(1, max_iter + 1):
         active = (gnorm >= tol).nonzero().squeeze(1)
         if active.numel() == 0:
             break
         A = active.numel()
-        th = theta[active]
+        rows = torch.arange(A, device=dev)
+        th, dl = theta[active], delta[active]
         _, ga, H = objective(th, True)
         lam, Q = torch.linalg.eigh(H)
         scale = lam.abs().amax(1, keepdim=True).clamp_min(1e-300)  # (A, 1)
         mu_a = torch.where(torch.isnan(mu[active]), (1e-3 * scale[:, 0]) ** 2, mu[active])
         gq = torch.einsum("epq,ep->eq", Q, ga)  # Qᵀ g, (A, P)
-        inv = torch.where(lam.abs() > rcond * scale, 1.0 / lam, 0.0)  # pseudo-inverse
-        mus = mu_a.unsqueeze(1) * factors  # (A, M)
+        newton = torch.where(lam.abs() > rcond * scale, 1.0 / lam, 0.0).unsqueeze(1)
+        mus = mu_a.unsqueeze(1) * factors  # (A, n_lm)
         lm = lam.unsqueeze(1) / (lam.unsqueeze(1).pow(2) + mus.unsqueeze(2))
-        sfn = 1.0 / (lam.abs().unsqueeze(1) + (scale * nus).unsqueeze(2))  # loss descent
-        coef = torch.cat([alpha.reshape(1, -1, 1) * inv.unsqueeze(1), lm, sfn], dim=1)
+        nu = _trust_region_shift(lam, gq, dl.unsqueeze(1) * rad)
+        tr = 1.0 / (lam.unsqueeze(1) + nu.unsqueeze(2)).clamp_min(1e-300)
+        coef = torch.cat([newton.expand(-1, n_newton, -1), lm, tr], dim=1)  # (A, K, P)
         K = coef.shape[1]
         steps = -torch.einsum("epq,ekq->ekp", Q, coef * gq.unsqueeze(1))  # (A, K, P)
+        length = steps.norm(dim=2).clamp_min(1e-300)
+        cap = torch.cat([dl.unsqueeze(1) * rad, torch.full_like(length[:, n_newton - 1:], 1.0)
+                         * 10 * dl.unsqueeze(1)], dim=1)
+        cap[:, n_newton:] = 10 * dl.unsqueeze(1)
+        steps = steps * (cap / length).clamp_max(1.0).unsqueeze(2)
         trial = (th.unsqueeze(1) + steps).reshape(A * K, -1)
         t_loss, t_g, _ = objective(trial, False)
         t_loss = t_loss.reshape(A, K)
@@ -328,19 +364,17 @@ def find_critical(objective: Objective, theta0: Tensor, tol: float = 1e-6,
         g_best_norm, g_best = t_norm.min(1)
         l_best_loss, l_best = t_loss.min(1)
         cur_norm, cur_loss = gnorm[active], loss[active]
-        # ‖g‖ falls clearly: take it; else descend the loss (escapes gradient-flat
-        # regions); else any decrease of ‖g‖
         use_g = g_best_norm < shrink * cur_norm
         use_l = ~use_g & (l_best_loss < cur_loss)
         use_g = use_g | (~use_l & (g_best_norm < cur_norm))
         ok = use_g | use_l
         best = torch.where(use_g, g_best, l_best)
-        rows = torch.arange(A, device=dev)
         pick = rows * K + best
         theta[active] = torch.where(ok.unsqueeze(1), trial[pick], th)
         loss[active] = torch.where(ok, t_loss[rows, best], cur_loss)
         gnorm[active] = torch.where(ok, t_norm[rows, best], cur_norm)
-        n_newton, n_lm = alpha.numel(), factors.numel()
+        taken = steps[rows, best].norm(dim=1)
+        delta[active] = torch.where(ok, (2 * taken).clamp_min(1e-12), dl / 10)
         won_lm = ok & (best >= n_newton) & (best < n_newton + n_lm)
         lm_mu = mus[rows, (best - n_newton).clamp(0, n_lm - 1)]
         mu[active] = torch.where(won_lm, lm_mu, torch.where(ok, mu_a, mu_a * 1e6))

@@ -28,8 +28,14 @@ from trainlab.registry import Experiment, get
 from trainlab.report.plots import fallback_metrics_figure
 from trainlab.report.render import render_report
 from trainlab.report.site import write_index
-from trainlab.runs import (RunContext, atomic_write_json, new_run_dir, read_json, read_metrics,
-                           utc_now)
+from trainlab.runs import (
+    RunContext,
+    atomic_write_json,
+    new_run_dir,
+    read_json,
+    read_metrics,
+    utc_now,
+)
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED = 0, 2, 3, 130
 

@@ -99,7 +99,8 @@ class FitResult:
 
 
 @torch.no_grad()
-def evaluate(model: Ensemble, split: Split, loss: str, batch: int = 4096) -> dict[str, torch.Tensor]:
+def evaluate(model: Ensemble, split: Split, loss: str,
+             batch: int = 4096) -> dict[str, torch.Tensor]:
     """Mean loss (and accuracy for classification) of every member on a split: (E,) each."""
     was_training = model.training
     model.eval()

@@ -5,8 +5,13 @@ import pytest
 import torch
 
 from trainlab.config import resolve
-from trainlab.experiments.polyfit import (PRESETS, Config, lstsq_coefficients, make_data,
-                                          polynomial_text)
+from trainlab.experiments.polyfit import (
+    PRESETS,
+    Config,
+    lstsq_coefficients,
+    make_data,
+    polynomial_text,
+)
 from trainlab.runner import execute
 
 

@@ -45,7 +45,8 @@ class Config(BaseConfig):
     folds: int = option(10, "k of the k-fold cross-validation (k models, one ensemble)")
     width: int = option(100, "hidden units of the 1-width-1 MLP", positive=True)
     activation: str = option("sigmoid", "hidden activation")
-    lr: float = option(0.05, "SGD learning rate (above about 0.06 this net and data blow up)")
+    lr: float = option(0.05, "SGD learning rate (0.05: the largest that trains every fold; "
+                             "from 0.06 on the folds blow up)")
     batch_size: int = option(9, "minibatch size")
     epochs: int = option(1200, "training epochs")
     smooth: int = option(50, "window (epochs) of the smoothed loss curves", positive=True)
@@ -102,7 +103,7 @@ def equal_folds(n: int, k: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def moving_average(values: np.ndarray, window: int) -> np.ndarray:
     """Trailing moving average along axis 0 (the first rows average what exists so far)."""
-    csum = np.cumsum(np.nan_to_num(values), axis=0)
+    csum = np.cumsum(values, axis=0)
     out = csum.copy()
     out[window:] = csum[window:] - csum[:-window]
     counts = np.minimum(np.arange(1, len(values) + 1), window).reshape(-1, *[1] * (values.ndim - 1))
@@ -139,21 +140,26 @@ def run(cfg: Config, ctx) -> dict:
                 activation=cfg.activation).to(dev)
     names = [f"fold{i}" for i in range(k)]
     result = fit(model, train, epochs=cfg.epochs, batch_size=cfg.batch_size, loss="mse",
-                 optimizer="sgd", lr=cfg.lr, evals=evals, ctx=ctx, name="kfold",
-                 member_names=names)
+                 optimizer="sgd", lr=cfg.lr, evals=evals, on_diverge="mask", ctx=ctx,
+                 name="kfold", member_names=names)
     h = result.history
-    val_f, test_f, train_f = h.final("val", "loss"), h.final("test", "loss"), h.final("train", "loss")
+    ok = ~np.asarray(result.diverged)  # statistics over the folds that did not diverge
+    val_f, test_f = h.final("val", "loss"), h.final("test", "loss")
+    train_f = h.final("train", "loss")
     gap_f = h.final("gap", "loss") if "gap" in evals else np.full(k, np.nan)
     with torch.no_grad():
-        mean_pred = model(x_test).mean(0)
+        mean_pred = model(x_test)[torch.as_tensor(ok, device=dev)].mean(0)
     ensemble_test = float((mean_pred - y_test).pow(2).mean())
     per_fold = [{"fold": i, "train_loss": float(train_f[i]), "val_loss": float(val_f[i]),
                  "test_loss": float(test_f[i]), "gap_test_loss": float(gap_f[i]),
+                 "diverged": bool(result.diverged[i]),
                  "val_indices": va_idx[i].tolist()} for i in range(k)]
-    summary = {"cv_val_loss_mean": float(val_f.mean()), "cv_val_loss_std": float(val_f.std()),
-               "test_loss": float(test_f.mean()), "test_loss_std": float(test_f.std()),
-               "gap_test_loss": float(np.nanmean(gap_f)), "ensemble_test_loss": ensemble_test,
-               "folds": k, "fold_results": per_fold, "gap": list(gap), "lr": cfg.lr,
+    summary = {"cv_val_loss_mean": float(val_f[ok].mean()),
+               "cv_val_loss_std": float(val_f[ok].std()),
+               "test_loss": float(test_f[ok].mean()), "test_loss_std": float(test_f[ok].std()),
+               "gap_test_loss": float(np.mean(gap_f[ok])), "ensemble_test_loss": ensemble_test,
+               "folds": k, "diverged_folds": int((~ok).sum()), "fold_results": per_fold,
+               "gap": list(gap), "lr": cfg.lr,
                "train_rows_per_fold": int(tr_idx.shape[1]),
                "val_rows_per_fold": int(va_idx.shape[1]),
                "dropped_rows": len(train_t) - k * int(va_idx.shape[1])}
@@ -167,24 +173,28 @@ def run(cfg: Config, ctx) -> dict:
              f"models' average prediction is {ensemble_test:.4g}.")
     for key in ("cv_val_loss_mean", "cv_val_loss_std", "test_loss", "gap_test_loss"):
         ctx.echo(f"{key:<18} {summary[key]:.5g}")
-    _plot(cfg, ctx, h, train_t, test_t, gap, model, x_test)
+    _plot(cfg, ctx, h, ok, train_t, test_t, gap, model, x_test)
     return summary
 
 
-def _plot(cfg, ctx, h, train_t, test_t, gap, model, x_test) -> None:
+def _plot(cfg, ctx, h, ok, train_t, test_t, gap, model, x_test) -> None:
     epochs = np.asarray(h.epochs)
     fig, axes = new_figure(ncols=2, width=5.4, height=3.8, sharey=True)
+    top = 0.0
     for ax, window, title in ((axes[0, 0], 1, "per epoch"),
                               (axes[0, 1], cfg.smooth, f"smoothed ({cfg.smooth}-epoch mean)")):
         ys, band = {}, {}
         for split in ("train", "val", "test", "gap"):
             if not h.has(split, "loss"):
                 continue
-            s = moving_average(h.series(split, "loss"), window)
-            mean, std = s.mean(1), s.std(1)
-            ys[split], band[split] = mean, (np.maximum(mean - std, 1e-6), mean + std)
-        curves(ax, epochs, ys, band=band, logy=True, ylabel="MSE (mean ± std over folds)",
-               title=title)
+            s = moving_average(h.series(split, "loss")[:, ok], window)
+            mean, std = np.nanmean(s, 1), np.nanstd(s, 1)
+            ys[split], band[split] = mean, (mean - std, mean + std)
+            # Linear scale, cut at 3x the late median: the first epochs and the SGD spikes
+            # would otherwise squash everything else.
+            top = max(top, 3 * float(np.nanmedian(mean[len(mean) // 4:])))
+        curves(ax, epochs, ys, band=band, ylabel="MSE (mean ± std over folds)", title=title)
+    axes[0, 0].set_ylim(0, top)
     ctx.figure(fig, "loss", "Train, validation, test and gap-only test loss per epoch: mean "
                             "over the folds with a ±1 std band; right: a moving average.")
     fig, axes = new_figure(width=7.0, height=4.2)
@@ -196,7 +206,7 @@ def _plot(cfg, ctx, h, train_t, test_t, gap, model, x_test) -> None:
     hi = max(float(train_t.x.max()), float(test_t.x.max()))
     grid = torch.linspace(lo, hi, 400, device=x_test.device).unsqueeze(1)
     with torch.no_grad():
-        preds = model(grid).squeeze(-1).cpu().numpy()
+        preds = model(grid).squeeze(-1).cpu().numpy()[ok]
     g = grid[:, 0].cpu().numpy()
     for i, p in enumerate(preds):
         ax.plot(g, p, color="tab:blue", lw=0.8, alpha=0.5, label="fold models" if i == 0 else None)

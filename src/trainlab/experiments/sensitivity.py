@@ -121,7 +121,7 @@ def batch_sizes(cfg, n_train: int) -> list[int]:
     return out
 
 
-class _Stop(Exception):
+class StopTraining(Exception):
     """Raised by `StopBelow` to end a fit early (the model is trained in place)."""
 
 
@@ -136,7 +136,7 @@ class StopBelow:
         self.history = history
         if history.has("train", "loss") and history.epochs and history.epochs[-1] == epoch \
                 and float(np.max(history.final("train", "loss"))) < self.threshold:
-            raise _Stop
+            raise StopTraining
 
 
 def train_until(cfg, ctx, bs: int, train: Split, in_features: int, classes: int):
@@ -156,7 +156,7 @@ def train_until(cfg, ctx, bs: int, train: Split, in_features: int, classes: int)
                           optimizer=cfg.optimizer, lr=cfg.lr, evals={"train": train},
                           ctx=ctx, name=f"batch-{bs}", member_names=[f"batch {bs}"],
                           callbacks=[stop]).history
-        except _Stop:
+        except StopTraining:
             history = stop.history
         state = {"flat": model.flat_parameters().cpu(), "history": history.state()}
         final.save(state)

@@ -160,10 +160,10 @@ def render_report(run_dir: str | Path, *, exp_id: str, title: str, question: str
     atomic_write_text(run_dir / "report.md", "\n".join(md) + "\n")
 
     e = html.escape
-    body = [f"<nav class='crumbs'><a href='../../index.html'>All runs</a> · "
-            f"<a href='config.json'>config.json</a> · <a href='summary.json'>summary.json</a> · "
-            f"<a href='metrics.jsonl'>metrics.jsonl</a> · <a href='status.json'>status.json</a> · "
-            f"<a href='report.md'>report.md</a></nav>",
+    body = ["<nav class='crumbs'><a href='../../index.html'>All runs</a> · "
+            "<a href='config.json'>config.json</a> · <a href='summary.json'>summary.json</a> · "
+            "<a href='metrics.jsonl'>metrics.jsonl</a> · <a href='status.json'>status.json</a> · "
+            "<a href='report.md'>report.md</a></nav>",
             f"<h1>{e(title)}</h1>",
             f"<p><code>{e(exp_id)}</code> · <span class='badge {e(state)}'>{e(state)}</span>"
             + (f" {e(str(reason))}" if reason else "")

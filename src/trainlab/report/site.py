@@ -91,7 +91,8 @@ def write_index(runs_dir: str | Path) -> Path:
                     f"<li><a href='{e(r['dir'].relative_to(runs_dir).as_posix())}/report.html'>"
                     f"{e(r['dir'].name)}</a> <span class='{e(r['status'].get('state', ''))}'>"
                     f"{e(r['status'].get('state', ''))}</span></li>" for r in older[:20])
-                more = f"<details><summary>{len(older)} older run(s)</summary><ul>{links}</ul></details>"
+                more = (f"<details><summary>{len(older)} older run(s)</summary>"
+                        f"<ul>{links}</ul></details>")
             cards.append(
                 f"<div class='card'><a href='{e(rel)}/report.html'>{img}</a>"
                 f"<h3><a href='{e(rel)}/report.html'>{e(title)}</a></h3>"

@@ -280,6 +280,19 @@ def _echo(s: Settings, trial: optuna.trial.FrozenTrial, c: dict) -> None:
 # ------------------------------------------------------------------- the loop
 
 
+def _drop_waiting(study, trials) -> None:
+    """Fail retries still queued when the target is reached (so that none is left WAITING)."""
+    for t in trials:
+        if t.state != TrialState.WAITING or "failed_trial" not in t.system_attrs:
+            continue
+        try:
+            study._storage.set_trial_user_attr(t._trial_id, "skipped",
+                                               "retry not needed: the study reached its target")
+            study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            pass
+
+
 def work(s: Settings, study, liveness: Liveness, poll: float = 0.5) -> str:
     """Run trials until the study has `s.target` finished ones; returns why it stopped."""
     max_failed = max(10, s.target)
@@ -290,6 +303,8 @@ def work(s: Settings, study, liveness: Liveness, poll: float = 0.5) -> str:
         trials = study.get_trials(deepcopy=False)
         c = counts(trials)
         if c["finished"] >= target:
+            if c["WAITING"] and not c["RUNNING"]:
+                _drop_waiting(study, trials)
             return "target reached"
         if c["failed_runs"] >= max_failed:
             return f"stopped: {c['failed_runs']} trials failed"

@@ -130,7 +130,7 @@ def history_figure(s, trials, root: Path) -> str | None:
     _maybe_log(ax, ys)
     bad = [t.number for t in trials if t.state in (TrialState.FAIL, TrialState.PRUNED)]
     if bad:
-        ax.plot(bad, [0] * len(bad), "x", color="tab:red", transform=ax.get_xaxis_transform(),
+        ax.plot(bad, [0.03] * len(bad), "x", color="tab:red", transform=ax.get_xaxis_transform(),
                 clip_on=False, label="failed / pruned")
     ax.set_xlabel("trial")
     ax.set_ylabel(s.objective)
