@@ -74,7 +74,10 @@ def write_index(runs_dir: str | Path) -> Path:
         cards = []
         for exp_id in sorted(ids):
             exp = experiments.get(exp_id)
-            latest, older = runs[exp_id][0], runs[exp_id][1:]
+            # the card shows the newest completed run; the others are listed under it
+            done = [r for r in runs[exp_id] if r["status"].get("state") == "completed"]
+            latest = done[0] if done else runs[exp_id][0]
+            older = [r for r in runs[exp_id] if r is not latest]
             rel = latest["dir"].relative_to(runs_dir).as_posix()
             state = latest["status"].get("state", "unknown")
             numbers = headline_numbers(latest["summary"], exp.headline if exp else ())
@@ -91,7 +94,7 @@ def write_index(runs_dir: str | Path) -> Path:
                     f"<li><a href='{e(r['dir'].relative_to(runs_dir).as_posix())}/report.html'>"
                     f"{e(r['dir'].name)}</a> <span class='{e(r['status'].get('state', ''))}'>"
                     f"{e(r['status'].get('state', ''))}</span></li>" for r in older[:20])
-                more = (f"<details><summary>{len(older)} older run(s)</summary>"
+                more = (f"<details><summary>{len(older)} other run(s)</summary>"
                         f"<ul>{links}</ul></details>")
             cards.append(
                 f"<div class='card'><a href='{e(rel)}/report.html'>{img}</a>"
