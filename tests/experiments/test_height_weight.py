@@ -25,8 +25,8 @@ def test_init_std_gives_normal_weights_of_that_std():
     assert flat.numel() == 2 * 2000 + 2000 + 2000 + 1
     assert flat.std().item() == pytest.approx(0.02, rel=0.03)
     assert abs(flat.mean().item()) < 0.002
-    default = build_model("relu", [2000], seed=0, init_std=0.02)
-    assert torch.equal(default.flat_parameters(), model.flat_parameters())  # seeded
+    again = build_model("relu", [2000], seed=0, init_std=0.02)
+    assert torch.equal(again.flat_parameters(), model.flat_parameters())  # seeded
 
 
 def test_labels_must_be_zero_and_one(tmp_path):

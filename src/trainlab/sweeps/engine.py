@@ -227,9 +227,8 @@ def run_trial(s: Settings, trial, liveness: Liveness) -> float:
         trial.set_user_attr("skipped", str(exc))
         raise TrialFailed(str(exc)) from None
     out = s.sweep_dir / "trials" / str(trial.number)
-    for key, value in (("run_dir", str(out)), ("host", socket.gethostname()),
-                       ("pid", os.getpid())):
-        trial.set_user_attr(key, value)
+    trial.set_user_attr("run_dir", str(out.resolve()))
+    trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
 
     def fail(reason: str) -> TrialFailed:
         trial.set_user_attr("fail_reason", reason)
@@ -243,7 +242,6 @@ def run_trial(s: Settings, trial, liveness: Liveness) -> float:
                               quiet=True)
         except BadInput as exc:
             raise fail(f"bad input: {exc}") from None
-    trial.set_user_attr("run_state", outcome.state)
     if outcome.exit_code == 130:
         raise KeyboardInterrupt
     if pruned["step"] is not None:
@@ -266,7 +264,7 @@ def run_trial(s: Settings, trial, liveness: Liveness) -> float:
     return float(value)
 
 
-def _echo(s: Settings, trial: optuna.trial.FrozenTrial, c: dict) -> None:
+def _echo(s: Settings, trial: optuna.trial.FrozenTrial, finished: int) -> None:
     params = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                       for k, v in trial.params.items())
     value = f" value={trial.value:.6g}" if trial.value is not None else ""
@@ -274,7 +272,7 @@ def _echo(s: Settings, trial: optuna.trial.FrozenTrial, c: dict) -> None:
     why = f" ({why})" if why and trial.state != TrialState.COMPLETE else ""
     who = f"[worker {s.worker_index}] " if s.worker_index is not None else ""
     print(f"{who}trial {trial.number} {trial.state.name}{value} {params}{why} "
-          f"[{c['finished']}/{s.target}]", file=sys.stderr, flush=True)
+          f"[{finished}/{s.target}]", file=sys.stderr, flush=True)
 
 
 # ------------------------------------------------------------------- the loop
@@ -321,7 +319,7 @@ def work(s: Settings, study, liveness: Liveness, poll: float = 0.5) -> str:
                 print("trainlab sweep: a trial of this worker was failed by another worker "
                       "(missed heartbeats); going on", file=sys.stderr)
             if done:
-                _echo(s, done[-1], counts(study.get_trials(deepcopy=False)))
+                _echo(s, done[-1], c["finished"] + (done[-1].state in FINISHED))
         elif c["RUNNING"] > 0:
             time.sleep(poll)  # other workers' trials may still fail; then take over
         else:

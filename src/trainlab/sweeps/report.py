@@ -70,7 +70,7 @@ def trial_rows(s, trials, root: Path) -> list[dict[str, Any]]:
         if s.sampler == "ga":
             row["generation"] = t.system_attrs.get(GA_GENERATION_KEY)
         row.update(seconds=_seconds(t), run_dir=_rel(t.user_attrs.get("run_dir"), root),
-                   host=t.user_attrs.get("host"), note=_note(t))
+                   worker=t.user_attrs.get("worker"), note=_note(t))
         rows.append(row)
     return rows
 

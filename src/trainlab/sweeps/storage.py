@@ -172,16 +172,12 @@ class Liveness:
             thread.join()
 
     def reap(self, study) -> list[int]:
-        """Fail RUNNING trials whose worker stopped beating; returns their numbers."""
+        """Fail RUNNING trials whose worker stopped beating (journal: returns their numbers)."""
         import optuna
 
         if self.kind == "rdb":
-            before = {t.number for t in study.get_trials(
-                deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))}
             optuna.storages.fail_stale_trials(study)
-            after = {t.number for t in study.get_trials(
-                deepcopy=False, states=(optuna.trial.TrialState.FAIL,))}
-            return sorted(before & after)
+            return []
         if self.kind != "journal":
             return []
         now = time.time()
