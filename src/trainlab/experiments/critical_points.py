@@ -199,8 +199,10 @@ def _plot_surface(cfg, ctx, f, points) -> None:
     if points:
         ax.legend(fontsize="small", loc="upper right")
     ctx.figure(fig, "surface", "Contours of f over the box with the critical points by kind.")
-    firsts = [next(p for p in points if p["kind"] == k) for k in MARKERS
-              if any(p["kind"] == k for p in points)]  # one point of each kind first
+    centre = ((x0 + x1) / 2, (y0 + y1) / 2)
+    by_centre = sorted(points, key=lambda p: math.hypot(p["x"] - centre[0], p["y"] - centre[1]))
+    firsts = [next(p for p in by_centre if p["kind"] == k) for k in MARKERS
+              if any(p["kind"] == k for p in points)]  # the central point of each kind first
     chosen = (firsts + [p for p in points if p not in firsts])[:cfg.approx_points]
     if not chosen:
         return
@@ -214,7 +216,7 @@ def _plot_surface(cfg, ctx, f, points) -> None:
         true = f(p["x"] + dx, p["y"] + dy)
         levels = np.linspace(float(true.min()), float(true.max()), 12)
         ax.contour(p["x"] + dx, p["y"] + dy, true.numpy(), levels=levels, colors="k",
-                   linewidths=1)
+                   linestyles="solid", linewidths=1)
         ax.contour(p["x"] + dx, p["y"] + dy, quad.numpy(), levels=levels, colors="tab:orange",
                    linestyles="--", linewidths=1)
         ax.plot(p["x"], p["y"], marker=MARKERS[p["kind"]][0], color=MARKERS[p["kind"]][1])
@@ -240,6 +242,6 @@ def _plot_lms(ctx, lx, ly, w_star, eig) -> None:
     ax.plot(float(w_star[0]), float(w_star[1]), "r*", ms=12, label="minimum")
     ax.set(xlabel="w1", ylabel="w2", aspect="equal",
            title=f"LMS error E(w); Hessian eigenvalues {np.round(eig.numpy(), 3).tolist()}")
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="lower right")
     ctx.figure(fig, "lms-surface", "Mean squared error of the bias-free perceptron as a "
                                    "function of its two weights.")

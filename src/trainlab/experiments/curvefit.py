@@ -168,8 +168,11 @@ def run(cfg: Config, ctx) -> dict:
     ctx.text(f"{k}-fold cross-validation: each fold trains on {tr_idx.shape[1]} rows and "
              f"validates on {va_idx.shape[1]}; the test file has {len(test_t)} rows, "
              f"{int(in_gap.sum())} of them in the gap [{gap[0]:.3g}, {gap[1]:.3g}]. "
-             f"SGD lr {cfg.lr:g} (a rate where every fold converges without spikes), "
-             f"batch {cfg.batch_size}, {cfg.epochs} epochs. The test loss of the fold "
+             f"SGD batch {cfg.batch_size}, {cfg.epochs} epochs, lr {cfg.lr:g}. With the "
+             "built-in data, 0.05 is the largest rate at which every fold trains (from 0.06 "
+             "the losses blow up): its first epoch overshoots and single minibatches cause "
+             "occasional spikes, which the smoothed view averages out; 0.02–0.04 are calmer "
+             "but end clearly less fitted after 1,200 epochs. The test loss of the fold "
              f"models' average prediction is {ensemble_test:.4g}.")
     for key in ("cv_val_loss_mean", "cv_val_loss_std", "test_loss", "gap_test_loss"):
         ctx.echo(f"{key:<18} {summary[key]:.5g}")

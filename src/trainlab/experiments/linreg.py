@@ -156,7 +156,7 @@ def run(cfg: Config, ctx) -> dict:
     normal_theta, lstsq_theta = least_squares(x, y)
     names_p = [f"w[{n}]" for n in table.feature_names] + ["bias"]
     ctx.table([{"parameter": n, "SGD": float(s), "lstsq": float(ls),
-                "normal equation": float(ne), "|SGD - lstsq|": float(abs(s - ls))}
+                "normal equation": float(ne), "abs. difference": float(abs(s - ls))}
                for n, s, ls, ne in zip(names_p, sgd_theta, lstsq_theta, normal_theta,
                                        strict=True)],
               title="SGD against closed-form least squares (original units)")
@@ -169,7 +169,11 @@ def run(cfg: Config, ctx) -> dict:
              f"{', '.join(table.feature_names)}, target {table.target_name}). SGD: lr {cfg.lr:g}, "
              f"batch {cfg.batch_size}, {cfg.epochs} epochs, "
              + ("z-scored inputs, weights mapped back to original units."
-                if cfg.standardize else "raw inputs."))
+                if cfg.standardize else "raw inputs.")
+             + " On noisy data minibatch SGD with a constant rate keeps moving around the "
+               "least-squares solution, so a small difference remains (smaller for smaller "
+               "rates or larger batches); on noise-free data every batch agrees at the "
+               "optimum and SGD converges to it.")
     for n, s, ls in zip(names_p, sgd_theta, lstsq_theta, strict=True):
         ctx.echo(f"{n:<16} sgd {s:10.4f}   lstsq {ls:10.4f}")
     _plot(ctx, main, sweep, names, y, x, sgd_theta, lstsq_theta)
@@ -192,9 +196,11 @@ def _plot(ctx, main, sweep, names, y, x, sgd_theta, lstsq_theta) -> None:
     shown = {n: np.where(np.isfinite(series[:, e]), series[:, e], np.nan)
              for e, n in enumerate(names)}
     curves(axes[0, 1], sweep.history.epochs, shown, logy=True, ylabel="train MSE",
-           title="Learning-rate sweep (lines stop where a rate diverged)")
+           title="Learning-rate sweep")
+    axes[0, 1].set_ylim(top=1e3 * float(np.nanmax(series[0])))  # diverging rates leave the top
     ctx.figure(fig, "loss", "Training loss of the main run (left) and of every rate of the "
-                            "sweep (right), log scale.")
+                            "sweep (right), log scale; a diverging rate leaves the plot at "
+                            "the top, and its line ends where the loss became infinite.")
     fig, axes = new_figure(width=4.6, height=4.2)
     ax = axes[0, 0]
     ax.scatter(y, x @ lstsq_theta[:-1] + lstsq_theta[-1], s=14, label="lstsq", marker="o")

@@ -18,6 +18,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+import matplotlib.colors
+import matplotlib.ticker
 import numpy as np
 from optuna.trial import TrialState
 
@@ -249,6 +251,7 @@ def ga_figures(s, gens: dict[int, list], root: Path) -> list[str]:
     ax.plot(list(gens), best_of, "-o", color="tab:green", ms=3, label="best of generation")
     ax.plot(list(gens), curve, "-", color="tab:orange", lw=2, label="best so far")
     _maybe_log(ax, [t.value for m in gens.values() for t in m])
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_xlabel("generation")
     ax.set_ylabel(f"fitness: {s.objective}")
     ax.set_title("Fitness per generation")
@@ -259,14 +262,18 @@ def ga_figures(s, gens: dict[int, list], root: Path) -> list[str]:
     n = len(s.params)
     ncols = min(n, 2)
     nrows = (n + ncols - 1) // ncols
-    fig, axes = new_figure(ncols=ncols, nrows=nrows, width=4.6, height=3.2)
+    fig, axes = new_figure(ncols=ncols, nrows=nrows, width=4.6, height=3.4)
+    values = [t.value for m in gens.values() for t in elite(s, m)]
+    norm = matplotlib.colors.Normalize(min(values), max(values))
+    cmap = "viridis_r" if s.direction == "minimize" else "viridis"  # bright = good
     for i, p in enumerate(s.params):
         ax = axes[i // ncols, i % ncols]
         for g, members in gens.items():
             top = elite(s, members)
             vals = _numeric(p, [t.params.get(p.key) for t in top])
-            ax.scatter([g] * len(vals), vals, s=14, c=[t.value for t in top], cmap="viridis_r"
-                       if s.direction == "minimize" else "viridis")
+            sc = ax.scatter([g] * len(vals), vals, s=16, c=[t.value for t in top], cmap=cmap,
+                            norm=norm, alpha=0.8)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         if p.log:
             ax.set_yscale("log")
         if p.kind == "categorical":
@@ -276,7 +283,9 @@ def ga_figures(s, gens: dict[int, list], root: Path) -> list[str]:
         ax.grid(alpha=0.3)
     for j in range(n, nrows * ncols):
         axes[j // ncols, j % ncols].axis("off")
-    fig.suptitle("Best 30 % of each generation (colour: fitness)")
+    fig.suptitle("Best 30 % of each generation")
+    fig.tight_layout()
+    fig.colorbar(sc, ax=axes, label=f"fitness: {s.objective}", shrink=0.8)
     names.append(_save(fig, root, "ga-population"))
     return names
 
@@ -373,8 +382,9 @@ def write_report(s, study, root: Path) -> Path:
                     "its best 30 %.</p>")
         body += [_img(root, ga[0], "Fitness of every individual (grey), of the best 30 % "
                       "(blue), the best of each generation and the best so far."),
-                 _img(root, ga[1], "Parameters of the best 30 % of each generation: the "
-                      "population converges where the fitness is good.")]
+                 _img(root, ga[1], "Parameters of the best 30 % of each generation (colour: "
+                      "fitness, bright is good): the population gathers where the fitness "
+                      "is good.")]
         gen_rows = []
         for g, members in gens.items():
             top = elite(s, members)

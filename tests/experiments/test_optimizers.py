@@ -1,0 +1,53 @@
+"""optimizers: every optimizer trains (L-BFGS included), tables and grid are complete."""
+
+import pytest
+
+from trainlab.errors import BadInput
+from trainlab.runner import execute
+
+ALL = {"sgd", "momentum", "adagrad", "adadelta", "adam", "lbfgs"}
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    out = execute("optimizers", preset="smoke", runs_dir=tmp_path_factory.mktemp("runs"),
+                  progress=False, quiet=True)
+    assert out.state == "completed", out.reason
+    return out
+
+
+def test_every_optimizer_has_a_result(smoke):
+    results = smoke.summary["results"]
+    assert {r["optimizer"] for r in results} == ALL and len(results) == len(ALL)
+    for r in results:
+        assert {"optimizer", "test_error", "train_error", "seconds"} <= set(r)
+        assert not r["diverged"]
+        assert 0 <= r["test_error"] <= 100 and 0 <= r["train_error"] <= 100
+        assert r["seconds"] > 0
+
+
+def test_lbfgs_runs_and_learns(smoke):
+    (lbfgs,) = [r for r in smoke.summary["results"] if r["optimizer"] == "lbfgs"]
+    assert lbfgs["train_error"] < 60  # chance is 90 %; one full-batch L-BFGS step does better
+    assert lbfgs["train_loss"] < 2.0  # below log(10) = 2.30 of the uniform guess
+
+
+def test_lr_grid_covers_every_optimizer(smoke):
+    sens = smoke.summary["lr_sensitivity"]
+    for opt in ALL:
+        rows = [r for r in sens if r["optimizer"] == opt]
+        assert len(rows) == 3
+        default = next(r for r in smoke.summary["results"] if r["optimizer"] == opt)["lr"]
+        assert [r["lr"] for r in rows] == pytest.approx([default * f for f in (0.1, 1, 10)])
+    # the grid's middle member repeats the default run (same start, same batches)
+    for opt in ALL - {"lbfgs"}:
+        main = next(r for r in smoke.summary["results"] if r["optimizer"] == opt)
+        mid = [r for r in sens if r["optimizer"] == opt][1]
+        assert mid["train_loss"] == pytest.approx(main["train_loss"], rel=1e-4)
+    assert {s["optimizer"] for s in smoke.summary["lr_spread"]} == ALL
+
+
+def test_lrs_must_match_optimizers(tmp_path):
+    with pytest.raises(BadInput, match="one learning rate per optimizer"):
+        execute("optimizers", preset="smoke", runs_dir=tmp_path, progress=False, quiet=True,
+                sets={"optimizers": ["sgd", "adam"]})
