@@ -306,10 +306,11 @@ def find_critical(objective: Objective, theta0: Tensor, tol: float = 1e-6,
 
     Each iteration evaluates the Hessian of the members not yet converged and its
     eigendecomposition H = Q diag(λ) Qᵀ, then evaluates, for every member at once, these
-    trial steps, each at most 10 Δ_e long (Δ_e: a per-member trust radius):
+    trial steps (Δ_e: a per-member trust radius):
     - Newton on ∇L = 0: −H⁺g (H⁺ drops |λ| ≤ `rcond`·max|λ|), cut to lengths Δ_e·`radii`
       and taken whole; its direction always descends ½‖g‖² (whose gradient is H g);
-    - Levenberg–Marquardt on ∇L = 0: −(H² + μI)⁻¹ H g for μ = μ_e · `mu_factors`;
+    - Levenberg–Marquardt on ∇L = 0: −(H² + μI)⁻¹ H g for μ = μ_e · `mu_factors`, at most
+      10 Δ_e long;
     - trust-region Newton on L: −(H + νI)⁻¹ g with ‖step‖ = Δ_e·`radii`, H + νI ⪰ 0.
     A trial that shrinks ‖g‖ by the factor `shrink` wins (the smallest ‖g‖); else the
     trial with the lowest loss if it lowers the loss (this walks out of "gradient-flat"
@@ -350,9 +351,9 @@ def find_critical(objective: Objective, theta0: Tensor, tol: float = 1e-6,
         K = coef.shape[1]
         steps = -torch.einsum("epq,ekq->ekp", Q, coef * gq.unsqueeze(1))  # (A, K, P)
         length = steps.norm(dim=2).clamp_min(1e-300)
-        cap = torch.cat([dl.unsqueeze(1) * rad, torch.full_like(length[:, n_newton - 1:], 1.0)
-                         * 10 * dl.unsqueeze(1)], dim=1)
-        cap[:, n_newton:] = 10 * dl.unsqueeze(1)
+        cap = torch.full_like(length, torch.inf)  # Newton: Δ·radii, then whole; LM: 10 Δ
+        cap[:, :n_newton - 1] = dl.unsqueeze(1) * rad
+        cap[:, n_newton:n_newton + n_lm] = 10 * dl.unsqueeze(1)
         steps = steps * (cap / length).clamp_max(1.0).unsqueeze(2)
         trial = (th.unsqueeze(1) + steps).reshape(A * K, -1)
         t_loss, t_g, _ = objective(trial, False)

@@ -173,8 +173,7 @@ def prepare(args):
         storage=spec, study_name=study_name, sweep_dir=sweep_dir, workers=args.workers,
         worker_index=args.worker_index, population=args.population, crossover=args.crossover,
         mutation_prob=args.mutation_prob, pruner=args.pruner, prune_on=prune_on,
-        heartbeat_interval=args.heartbeat_interval, grace_period=args.grace_period,
-        fixed_sets=fixed)
+        heartbeat_interval=args.heartbeat_interval, grace_period=args.grace_period)
     if args.sampler == "grid":
         size = s.grid_size()
         if size > MAX_GRID_POINTS:
@@ -242,7 +241,7 @@ def child_argv(args, s) -> list[str]:
 
 def main(args) -> int:
     """Entry of `trainlab sweep`; returns the exit code."""
-    from trainlab.sweeps import engine
+    from trainlab.sweeps import engine, workers
     from trainlab.sweeps.report import write_report
     from trainlab.sweeps.storage import Liveness
 
@@ -250,8 +249,8 @@ def main(args) -> int:
     code, why = 0, ""
     if s.workers > 1:
         os.environ["TRAINLAB_SWEEP_STORAGE"] = _storage_text(args.storage) or ""
-        rcs, logs = engine.run_workers(s, study, child_argv(args, s))
-        errors = [engine.last_error_line(log) for log, rc in zip(logs, rcs, strict=True)
+        rcs, logs = workers.run_workers(s, study, child_argv(args, s))
+        errors = [workers.last_error_line(log) for log, rc in zip(logs, rcs, strict=True)
                   if rc == 2]
         if errors and len(errors) == len(rcs) and errors[0]:
             raise BadInput(errors[0])

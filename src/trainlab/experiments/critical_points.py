@@ -39,7 +39,7 @@ class Config(BaseConfig):
     newton_steps: int = option(60, "Newton iterations per start", positive=True)
     points: list[list[float]] = option([], "given critical points [[x, y], …] (skip search)")
     tol: float = option(1e-6, "relative tolerance for a zero eigenvalue", positive=True)
-    approx_points: int = option(3, "points whose quadratic approximation is drawn")
+    approx_points: int = option(3, "points whose quadratic approximation is drawn", minimum=0)
     lms_x: list[list[float]] = option([[1, 1], [1, -1]], "LMS inputs (rows)")
     lms_y: list[float] = option([1, -1], "LMS targets")
 

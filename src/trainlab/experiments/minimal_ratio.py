@@ -72,18 +72,18 @@ class Config(BaseConfig):
 
 
 PRESETS = {
-    "smoke": {"runs": 6, "n_points": 60, "epochs": 5, "max_iters": 8},
+    "smoke": {"runs": 6, "n_points": 60, "epochs": 5, "max_iters": 20},
     "quick": {"runs": 10},
 }
 
 
-def loss_phase(cfg: Config, ctx, x: torch.Tensor, y: torch.Tensor):
-    """Adam on the MSE for every run at once; returns the trained ensemble."""
+def loss_phase(cfg: Config, x: torch.Tensor, y: torch.Tensor, ctx=None):
+    """Adam on the MSE for every run at once (seeds seed … seed+runs−1); the ensemble."""
     seeds = [cfg.seed + r for r in range(cfg.runs)]
-    model = mlp(cfg.widths, 1, 1, seeds, cfg.activation).to(ctx.device)
+    model = mlp(cfg.widths, 1, 1, seeds, cfg.activation).to(x.device)
     fit(model, Split(x, y), epochs=cfg.epochs, batch_size=cfg.batch_size, loss="mse",
         optimizer="adam", lr=cfg.lr, ctx=ctx, name="loss-phase",
-        member_names=[f"seed{s}" for s in seeds])
+        member_names=[f"seed{s}" for s in seeds], progress=None if ctx else False)
     return model
 
 
@@ -113,6 +113,11 @@ def critical_phase(cfg: Config, model, x: torch.Tensor, y: torch.Tensor):
 def ratios(eigenvalues: torch.Tensor, tol: float) -> list[float]:
     """Minimal ratio of every member, eigenvalues `(E, P)`."""
     return [minimal_ratio(ev, tol=tol) for ev in eigenvalues]
+
+
+def negative_ratios(eigenvalues: torch.Tensor, tol: float) -> list[float]:
+    """Fraction of eigenvalues below −tol·max|λ| (the saddle's index / P), per member."""
+    return [minimal_ratio(-ev, tol=tol) for ev in eigenvalues]
 
 
 def spearman(a, b) -> float | None:
@@ -159,11 +164,12 @@ def _run(cfg: Config, ctx) -> dict:
     start = time.perf_counter()
     x, y = sample_function(cfg.target, cfg.n_points, noise=cfg.noise, seed=cfg.seed)
     x, y = x.to(ctx.device), y.to(ctx.device)
-    model = loss_phase(cfg, ctx, x, y)
+    model = loss_phase(cfg, x, y, ctx)
     t_loss = time.perf_counter() - start
     res = critical_phase(cfg, model, x, y)
     t_crit = time.perf_counter() - start - t_loss
     ratio = ratios(res.eigenvalues, cfg.ratio_tol)
+    negative = negative_ratios(res.eigenvalues, cfg.ratio_tol)
     # the same points in float32: how much rounding moves the ratio
     _, _, h32 = mlp_mse_grad_hessian(res.theta.float(), x, y, [1, *cfg.widths, 1],
                                      cfg.activation)
@@ -172,7 +178,8 @@ def _run(cfg: Config, ctx) -> dict:
     reached = res.converged.cpu().tolist()
     loss, gnorm = res.loss.cpu().tolist(), res.grad_norm.cpu().tolist()
     points = [{"run": r, "loss": loss[r], "grad_norm": gnorm[r], "minimal_ratio": ratio[r],
-               "reached": reached[r], "newton_iterations": int(res.iterations[r])}
+               "negative_ratio": negative[r], "reached": reached[r],
+               "newton_iterations": int(res.iterations[r])}
               for r in range(cfg.runs)]
     ok = [p for p in points if p["reached"]]
     rho = spearman([p["minimal_ratio"] for p in ok], [p["loss"] for p in ok])
@@ -188,18 +195,20 @@ def _run(cfg: Config, ctx) -> dict:
              f"Spearman(minimal ratio, loss) = {rho if rho is None else round(rho, 3)} "
              f"over the runs that reached it ({rho_all if rho_all is None else round(rho_all, 3)}"
              " over all)",
-             f"minimal ratio {min(ratio):.3f} .. {max(ratio):.3f}, float32 vs float64: max "
+             f"minimal ratio {min(ratio):.3f} .. {max(ratio):.3f} (negative eigenvalues: "
+             f"median fraction {float(np.median(negative)):.3f}), float32 vs float64: max "
              f"|difference| {max(abs(a - b) for a, b in zip(ratio, ratio32, strict=True)):.3f}",
              f"time: loss phase {t_loss:.1f} s, Newton phase {t_crit:.1f} s, total {seconds:.1f} s"]
     for line in lines:
         ctx.echo(line)
     ctx.preformatted("\n".join(lines), title="Result")
-    ctx.table([{k: p[k] for k in ("run", "loss", "grad_norm", "minimal_ratio", "reached",
-                                  "newton_iterations")} for p in points[:20]],
+    ctx.table([{k: p[k] for k in ("run", "loss", "grad_norm", "minimal_ratio",
+                                  "negative_ratio", "reached", "newton_iterations")}
+                for p in points[:20]],
               title="The first 20 runs")
     _plot(cfg, ctx, points, res)
-    return {"points": [{k: p[k] for k in ("loss", "grad_norm", "minimal_ratio", "reached")}
-                       for p in points],
+    return {"points": [{k: p[k] for k in ("loss", "grad_norm", "minimal_ratio",
+                                          "negative_ratio", "reached")} for p in points],
             "n_reached_threshold": n_ok, "runs": cfg.runs, "threshold": cfg.threshold,
             "spearman_ratio_vs_loss": rho, "spearman_ratio_vs_loss_all_runs": rho_all,
             "ratio_tol": cfg.ratio_tol, "params": int(res.theta.shape[1]),
@@ -225,10 +234,12 @@ def _plot(cfg: Config, ctx, points: list[dict], res) -> None:
     ax.grid(alpha=0.3)
     ax = axes[0, 1]
     hist = res.grad_norm_history.cpu().numpy()  # (T+1, E)
-    it = np.arange(len(hist))
+    stop = res.iterations.cpu().numpy()
     for e in range(hist.shape[1]):
-        ax.plot(it, hist[:, e], color="C0", alpha=0.15, lw=0.7)
-    ax.plot(it, np.median(hist, axis=1), color="k", lw=2, label="median")
+        ax.plot(np.arange(stop[e] + 1), hist[:stop[e] + 1, e], color="C0", alpha=0.2, lw=0.7)
+    live = [np.median(hist[t, stop >= t]) for t in range(int(stop.max()) + 1)]
+    ax.plot(np.arange(len(live)), live, color="k", lw=2, label="median of the runs still going")
+    ax.set_ylim(bottom=max(hist.min(), cfg.threshold * 1e-3))
     ax.axhline(cfg.threshold, color="C3", ls="--", label="threshold")
     ax.set_yscale("log")
     ax.set_xlabel("Newton iteration (a run stops once below the threshold)")

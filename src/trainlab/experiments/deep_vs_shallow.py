@@ -1,0 +1,244 @@
+"""deep-vs-shallow: equal parameter count, different depth, on two functions and on MNIST.
+
+The exercise ("simulate a function" / "train on an actual task"): fit a smooth function
+(sin(x)+x²) and a non-smooth one (the square wave sign(sin(5πx))) with 3 or more MLPs
+of different depth but the same number of parameters (widths from
+`trainlab.models.size_to_budget`), with Adam and the MSE; compare loss curves, the
+learned functions and how fast each converges. Then the same on MNIST (5,000-digit
+subset) with CNNs of 1, 2 and 3 conv blocks of similar parameter count. The seeds of one
+architecture train as one ensemble; numbers are means over the seeds.
+
+Convergence epoch: the first evaluated epoch from which the seed-mean training loss stays
+within `converge_within` (10 %) above its final value, i.e. the first epoch e with
+loss(t) <= (1 + converge_within) * loss(final) for every t >= e.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from trainlab.config import BaseConfig, option
+from trainlab.data import (
+    default_domain,
+    load_dataset,
+    parse_expression,
+    sample_function,
+    standardize,
+)
+from trainlab.errors import BadInput
+from trainlab.models import Ensemble, mlp, size_to_budget, small_cnn_spec
+from trainlab.registry import experiment
+from trainlab.report.plots import curves, new_figure
+from trainlab.train import Split, fit
+
+
+@dataclass
+class MnistConfig:
+    depths: list[int] = option([1, 2, 3], "conv blocks of the CNNs (channels c, 2c, 4c)")
+    budget: int = option(10000, "parameter budget of each CNN", positive=True)
+    epochs: int = option(8, "training epochs")
+    batch_size: int = option(64, "minibatch size")
+    lr: float = option(1e-3, "Adam learning rate")
+    runs: int = option(1, "seeds per CNN (one ensemble per CNN)", positive=True)
+    max_train: int = option(0, "training images used (0 = all 4,000)", minimum=0)
+    enabled: bool = option(True, "run the MNIST part")
+
+
+@dataclass
+class Config(BaseConfig):
+    targets: list[str] = option(["sin(x)+x**2", "sign(sin(5*pi*x))"], "functions of x")
+    n_points: int = option(1000, "training points per function", positive=True)
+    noise: float = option(0.0, "std of noise added to the targets", minimum=0.0)
+    depths: list[int] = option([1, 3, 6], "hidden layers of the MLPs")
+    budget: int = option(1000, "parameter budget of each MLP", positive=True)
+    activation: str = option("relu", "hidden activation of the MLPs")
+    epochs: int = option(500, "training epochs of the MLPs")
+    batch_size: int = option(100, "minibatch size of the MLPs")
+    lr: float = option(1e-3, "Adam learning rate of the MLPs")
+    runs: int = option(3, "seeds per MLP (one ensemble per architecture)")
+    converge_within: float = option(0.1, "converged: loss stays within this fraction above "
+                                    "its final value", positive=True)
+    mnist: MnistConfig = option(MnistConfig(), "the MNIST part")
+
+    def validate(self) -> None:
+        for t in self.targets:
+            parse_expression(t)
+        if len(set(self.depths)) < 2 or min(self.depths) < 1:
+            raise BadInput("config key 'depths': at least two different depths >= 1")
+        if self.mnist.enabled and not (self.mnist.depths and 1 <= min(self.mnist.depths)
+                                       and max(self.mnist.depths) <= 4):
+            raise BadInput("config key 'mnist.depths': 1 to 4 conv blocks (28 -> 1 pixel)")
+        if self.activation not in ("relu", "tanh", "sigmoid", "gelu", "elu", "leaky_relu"):
+            raise BadInput(f"config key 'activation': unknown {self.activation!r}")
+
+
+PRESETS = {
+    "smoke": {"n_points": 200, "epochs": 4, "budget": 300, "depths": [1, 2, 3], "runs": 2,
+              "mnist": {"epochs": 1, "budget": 3000, "max_train": 300}},
+    "quick": {"epochs": 60, "mnist": {"epochs": 2, "max_train": 2000}},
+}
+
+
+def converged_epoch(epochs: list[int], loss: np.ndarray, within: float) -> int:
+    """First epoch from which `loss` (T,) stays <= (1 + within) * its final value."""
+    ok = loss <= (1 + within) * loss[-1]
+    bad = np.nonzero(~ok)[0]
+    return int(epochs[bad[-1] + 1] if len(bad) else epochs[0])
+
+
+def cnn_channels(depth: int, budget: int) -> tuple[list[int], int]:
+    """Channels (c, 2c, 4c, …)[:depth] whose CNN count is nearest `budget`, and that count."""
+    best: tuple[list[int], int] | None = None
+    for c in range(1, 257):
+        ch = [c * 2 ** i for i in range(depth)]
+        n = Ensemble(small_cnn_spec(ch), (1, 28, 28), [0]).params_per_member()
+        if best is None or abs(n - budget) < abs(best[1] - budget):
+            best = (ch, n)
+        if n > budget:
+            break
+    return best
+
+
+def run_functions(cfg: Config, ctx) -> list[dict]:
+    """Every target x every depth; one ensemble of `runs` seeds per (target, depth)."""
+    out = []
+    seeds = [cfg.seed + 1000 * r for r in range(cfg.runs)]
+    for ti, target in enumerate(cfg.targets):
+        x, y = sample_function(target, cfg.n_points, noise=cfg.noise, seed=cfg.seed)
+        x, y = x.to(ctx.device), y.to(ctx.device)
+        lo, hi = default_domain(target)
+        grid = torch.linspace(lo, hi, 500).unsqueeze(1)
+        models = []
+        for depth in cfg.depths:
+            widths = size_to_budget(depth, cfg.budget)
+            model = mlp(widths, 1, 1, seeds, cfg.activation).to(ctx.device)
+            name = f"{depth} x {widths[0]}" + ("" if len(set(widths)) == 1 else f" ({widths})")
+            res = fit(model, Split(x, y), epochs=cfg.epochs, batch_size=cfg.batch_size,
+                      loss="mse", optimizer="adam", lr=cfg.lr, evals={"train": Split(x, y)},
+                      eval_at_start=True, ctx=ctx, name=f"f{ti}-depth{depth}",
+                      member_names=[f"{target}/{name}/seed{s}" for s in seeds])
+            curve = res.history.series("train", "loss").mean(1)
+            with torch.no_grad():
+                pred = model(grid.to(ctx.device))[:, :, 0].cpu().numpy()
+            models.append({"name": f"depth {depth}: {name}", "depth": depth,
+                           "widths": widths, "params": model.params_per_member(),
+                           "final_loss": float(curve[-1]),
+                           "final_loss_per_seed": res.history.final("train", "loss").tolist(),
+                           "converged_epoch": converged_epoch(res.history.epochs, curve,
+                                                              cfg.converge_within),
+                           "_epochs": res.history.epochs, "_curve": curve, "_pred": pred})
+        best = min(models, key=lambda m: m["final_loss"])
+        out.append({"target": target, "models": models, "best": best["name"],
+                    "best_depth": best["depth"], "_x": x.cpu(), "_y": y.cpu(),
+                    "_grid": grid, "_true": parse_expression(target)(grid)})
+    return out
+
+
+def run_mnist(cfg: Config, ctx) -> list[dict]:
+    """One CNN ensemble per depth on the MNIST subset; train and test curves."""
+    m = cfg.mnist
+    ds = load_dataset("mnist", seed=cfg.seed)
+    x, y = ds.x_train, ds.y_train
+    if m.max_train and m.max_train < len(x):
+        keep = torch.randperm(len(x), generator=torch.Generator().manual_seed(cfg.seed))
+        x, y = x[keep[:m.max_train]], y[keep[:m.max_train]]
+    _, _, (x, xt) = standardize(x, ds.x_test, per_feature=False)
+    x, y, xt, yt = (t.to(ctx.device) for t in (x, y, xt, ds.y_test))
+    seeds = [cfg.seed + 1000 * r for r in range(m.runs)]
+    out = []
+    for depth in m.depths:
+        channels, _ = cnn_channels(depth, m.budget)
+        model = Ensemble(small_cnn_spec(channels), (1, 28, 28), seeds).to(ctx.device)
+        name = f"CNN {depth} conv ({'-'.join(map(str, channels))})"
+        res = fit(model, Split(x, y), epochs=m.epochs, batch_size=m.batch_size,
+                  loss="cross_entropy", optimizer="adam", lr=m.lr,
+                  evals={"train": Split(x, y), "test": Split(xt, yt)}, ctx=ctx,
+                  name=f"mnist-depth{depth}", member_names=[f"{name}/seed{s}" for s in seeds])
+        h = res.history
+        out.append({"name": name, "depth": depth, "channels": channels,
+                    "params": model.params_per_member(),
+                    "test_accuracy": float(h.final("test", "accuracy").mean()),
+                    "train_accuracy": float(h.final("train", "accuracy").mean()),
+                    "train_loss": float(h.final("train", "loss").mean()),
+                    "test_loss": float(h.final("test", "loss").mean()), "_h": h})
+    return out
+
+
+@experiment("deep-vs-shallow", config=Config, presets=PRESETS, chapter="deep vs shallow",
+            purpose="MLPs of equal parameter count and different depth on a smooth and a "
+                    "non-smooth function, and CNNs of different depth on MNIST",
+            question="With the same number of parameters, does depth help, and for which "
+                     "kind of function?",
+            what_to_look_at="- The square wave: the deeper MLPs reach a much lower loss; "
+                            "the shallow one stays a smoothed sine (a one-hidden-layer ReLU "
+                            "net needs one unit per kink).\n"
+                            "- The smooth function: all depths fit it; depth brings little.\n"
+                            "- Convergence epochs and MNIST accuracies at similar counts.",
+            headline=("functions", "mnist"))
+def run(cfg: Config, ctx) -> dict:
+    functions = run_functions(cfg, ctx)
+    mnist = run_mnist(cfg, ctx) if cfg.mnist.enabled else []
+    for f in functions:
+        ctx.table([{"model": m["name"], "depth": m["depth"], "params": m["params"],
+                    "final loss": m["final_loss"], "converged epoch": m["converged_epoch"]}
+                   for m in f["models"]], title=f"Target {f['target']}",
+                  caption=f"Budget {cfg.budget} parameters; losses are means over {cfg.runs} "
+                          f"seed(s); converged = within {100 * cfg.converge_within:g} % of "
+                          "the final loss from then on.")
+        losses = ", ".join(f"depth {m['depth']}: {m['final_loss']:.3g}" for m in f["models"])
+        ctx.echo(f"{f['target']}: lowest final loss with {f['best']} ({losses})")
+    if mnist:
+        ctx.table([{k: m[k] for k in ("name", "params", "train_loss", "test_loss",
+                                      "test_accuracy")} for m in mnist], title="MNIST CNNs")
+        for m in mnist:
+            ctx.echo(f"{m['name']}: {m['params']} parameters, test accuracy "
+                     f"{m['test_accuracy']:.3f}")
+    _plot_functions(ctx, functions)
+    if mnist:
+        _plot_mnist(ctx, mnist)
+
+    def public(d):
+        return {k: v for k, v in d.items() if not k.startswith("_")}
+
+    return {"functions": [{**public(f), "models": [public(m) for m in f["models"]]}
+                          for f in functions],
+            "mnist": [public(m) for m in mnist], "budget": cfg.budget,
+            "mnist_budget": cfg.mnist.budget}
+
+
+def _plot_functions(ctx, functions: list[dict]) -> None:
+    fig, axes = new_figure(ncols=2, nrows=len(functions), width=6.0, height=3.8)
+    for row, f in enumerate(functions):
+        curves(axes[row, 0], f["models"][0]["_epochs"],
+               {m["name"]: m["_curve"] for m in f["models"]}, logy=True,
+               ylabel="train loss (MSE, seed mean)", title=f"{f['target']}: loss")
+        for i, m in enumerate(f["models"]):
+            axes[row, 0].axvline(m["converged_epoch"], lw=0.8, ls=":", color=f"C{i}")
+        ax = axes[row, 1]
+        ax.scatter(f["_x"][:, 0], f["_y"][:, 0], s=3, color="0.75", label="training points")
+        ax.plot(f["_grid"][:, 0], f["_true"][:, 0], "k-", lw=1.5, label="ground truth")
+        for i, m in enumerate(f["models"]):
+            ax.plot(f["_grid"][:, 0], m["_pred"][0], lw=1.2, color=f"C{i}", label=m["name"])
+        ax.set_title(f"{f['target']}: predictions (first seed)")
+        ax.set_xlabel("x")
+        ax.legend(fontsize="x-small")
+        ax.grid(alpha=0.3)
+    ctx.figure(fig, "functions",
+               "Left: training loss of each depth (dotted: its convergence epoch). Right: "
+               "the learned functions against the ground truth.")
+
+
+def _plot_mnist(ctx, mnist: list[dict]) -> None:
+    fig, axes = new_figure(ncols=2, width=5.4, height=3.8)
+    ep = mnist[0]["_h"].epochs
+    curves(axes[0, 0], ep, {f"{m['name']} {s}": m["_h"].series(s, "loss").mean(1)
+                            for m in mnist for s in ("train", "test")}, logy=True,
+           ylabel="cross-entropy", title="MNIST: loss")
+    curves(axes[0, 1], ep, {f"{m['name']} {s}": m["_h"].series(s, "accuracy").mean(1)
+                            for m in mnist for s in ("train", "test")},
+           ylabel="accuracy", title="MNIST: accuracy")
+    ctx.figure(fig, "mnist", "CNNs of 1–3 conv blocks at similar parameter counts: train "
+                             "and test loss and accuracy per epoch.")
