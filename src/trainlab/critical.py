@@ -1,30 +1,26 @@
-"""Near-critical points of an ensemble of small networks, found by damped Newton steps.
+"""Near-critical points of an ensemble of small networks, found by batched Newton steps.
 
-Gradient descent on the loss slows down as the gradient vanishes, and plain descent on
-the gradient norm ‖∇L‖² is no better (its own gradient, H·∇L, vanishes with ∇L).
-Newton's method on the equation ∇L(θ) = 0 converges quadratically to the *nearest*
-critical point of any index: minima, saddles and maxima alike. `find_critical` runs a
-globalised form of it, Levenberg–Marquardt on the residual g = ∇L with Jacobian H:
+Descent on the loss slows down as the gradient vanishes, and plain descent on the
+gradient norm ‖∇L‖² is no better: its own gradient, H·∇L, vanishes with ∇L. Newton's
+method on the equation ∇L(θ) = 0 converges quadratically to the *nearest* critical
+point of any index (minima, saddles, maxima). `find_critical` globalises it for every
+member of an ensemble at once: with H = Q diag(λ) Qᵀ (one eigendecomposition per member
+and iteration) it evaluates a handful of trial steps, Newton −H⁺g cut to a few lengths,
+Levenberg–Marquardt −(H² + μI)⁻¹Hg and trust-region Newton on the loss −(H + νI)⁻¹g,
+and keeps, per member, the one that shrinks ‖∇L‖ most, or that lowers the loss when
+‖∇L‖ stalls (in "gradient-flat" regions, where g lies in the near-null space of H).
 
-    (H² + μ I) d = −H g,    i.e.  d = −Q diag(λ / (λ² + μ)) Qᵀ g   with H = Q diag(λ) Qᵀ,
-
-for every member at once. μ → 0 is the Newton step (exactly-zero eigenvalues, e.g. of
-dead ReLU units, are skipped); a large μ is a short descent step on ½‖g‖². A few μ are
-tried per member and iteration (one eigendecomposition serves them all) and the one
-with the smallest new ‖g‖ is kept, so ‖g‖ never increases.
-
-Everything is batched over an ensemble axis: parameters are `(E, P)`, losses `(E,)`,
-gradients `(E, P)`, Hessians `(E, P, P)`. For MLPs with a piecewise-linear activation
-(ReLU, leaky ReLU, identity) and the MSE loss, `mlp_mse_grad_hessian` builds the exact
-Hessian from per-example Jacobians in closed form (Gauss–Newton part plus the
-cross-layer second-order blocks), about ten times faster on a CPU than
+Shapes: parameters `(E, P)`, losses `(E,)`, gradients `(E, P)`, Hessians `(E, P, P)`.
+An `Objective` maps `(theta, with_hessian)` to those three. `mlp_mse_grad_hessian` is
+the exact Hessian of the MSE of E scalar MLPs in closed form (Gauss–Newton part,
+cross-layer blocks, activation-curvature blocks), several times faster on a CPU than
 `torch.func.vmap(torch.func.hessian(...))`, which `func_grad_hessian` computes for any
-functional loss (and which the tests use as the oracle).
+functional loss (the tests compare the two member by member).
 
 The flat layout of an MLP with `sizes = (d0, d1, …, dL)` is, layer after layer, the
 weight `(d_l, d_{l-1})` row-major and then the bias `(d_l,)`: the order of
-`nn.Sequential(nn.Linear, act, …).parameters()` and of `trainlab.models.Ensemble`.
-This module imports nothing of trainlab.
+`nn.Sequential(nn.Linear, act, …).parameters()` and of a `trainlab.models.Ensemble`
+member. This module imports nothing of trainlab.
 """
 
 from __future__ import annotations

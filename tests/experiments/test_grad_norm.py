@@ -65,7 +65,7 @@ def test_recorded_norm_equals_autograd(spec, shape):
         grads = torch.autograd.grad(ref, list(net.parameters()))
         whole = float(torch.sqrt(sum(g.double().pow(2).sum() for g in grads)))
         assert rec.norms[0, e] == pytest.approx(whole, rel=1e-5)
-        assert rec.losses[0, e] == pytest.approx(float(ref), rel=1e-6)
+        assert rec.losses[0, e] == pytest.approx(float(ref.detach()), rel=1e-6)
         layers = [float(torch.sqrt(grads[i].double().pow(2).sum()
                                    + grads[i + 1].double().pow(2).sum()))
                   for i in range(0, 2 * n_layers, 2)]

@@ -8,9 +8,10 @@ learned functions and how fast each converges. Then the same on MNIST (5,000-dig
 subset) with CNNs of 1, 2 and 3 conv blocks of similar parameter count. The seeds of one
 architecture train as one ensemble; numbers are means over the seeds.
 
-Convergence epoch: the first evaluated epoch from which the seed-mean training loss stays
-within `converge_within` (10 %) above its final value, i.e. the first epoch e with
-loss(t) <= (1 + converge_within) * loss(final) for every t >= e.
+Convergence epoch: the first evaluated epoch at which the seed-mean training loss gets
+within `converge_within` (50 %) of its final value, loss(e) <= 1.5 · loss(final). (With
+Adam the loss jitters by tens of percent late in training, so "stays within 10 %"
+would mostly measure the jitter.)
 """
 
 from __future__ import annotations
@@ -59,8 +60,8 @@ class Config(BaseConfig):
     batch_size: int = option(100, "minibatch size of the MLPs")
     lr: float = option(1e-3, "Adam learning rate of the MLPs")
     runs: int = option(3, "seeds per MLP (one ensemble per architecture)")
-    converge_within: float = option(0.1, "converged: loss stays within this fraction above "
-                                    "its final value", positive=True)
+    converge_within: float = option(0.5, "converged: first epoch the loss is within this "
+                                    "fraction above its final value", positive=True)
     mnist: MnistConfig = option(MnistConfig(), "the MNIST part")
 
     def validate(self) -> None:
@@ -83,10 +84,8 @@ PRESETS = {
 
 
 def converged_epoch(epochs: list[int], loss: np.ndarray, within: float) -> int:
-    """First epoch from which `loss` (T,) stays <= (1 + within) * its final value."""
-    ok = loss <= (1 + within) * loss[-1]
-    bad = np.nonzero(~ok)[0]
-    return int(epochs[bad[-1] + 1] if len(bad) else epochs[0])
+    """First epoch at which `loss` (T,) is <= (1 + within) * its final value."""
+    return int(epochs[int(np.argmax(loss <= (1 + within) * loss[-1]))])
 
 
 def cnn_channels(depth: int, budget: int) -> tuple[list[int], int]:
@@ -186,10 +185,12 @@ def run(cfg: Config, ctx) -> dict:
                     "final loss": m["final_loss"], "converged epoch": m["converged_epoch"]}
                    for m in f["models"]], title=f"Target {f['target']}",
                   caption=f"Budget {cfg.budget} parameters; losses are means over {cfg.runs} "
-                          f"seed(s); converged = within {100 * cfg.converge_within:g} % of "
-                          "the final loss from then on.")
+                          f"seed(s); converged epoch = first epoch within "
+                          f"{100 * cfg.converge_within:g} % of the final loss.")
         losses = ", ".join(f"depth {m['depth']}: {m['final_loss']:.3g}" for m in f["models"])
-        ctx.echo(f"{f['target']}: lowest final loss with {f['best']} ({losses})")
+        line = f"{f['target']}: lowest final loss with {f['best']} ({losses})"
+        ctx.echo(line)
+        ctx.text(f"Result — {line}.")
     if mnist:
         ctx.table([{k: m[k] for k in ("name", "params", "train_loss", "test_loss",
                                       "test_accuracy")} for m in mnist], title="MNIST CNNs")
@@ -226,6 +227,7 @@ def _plot_functions(ctx, functions: list[dict]) -> None:
         ax.set_xlabel("x")
         ax.legend(fontsize="x-small")
         ax.grid(alpha=0.3)
+    fig.tight_layout()
     ctx.figure(fig, "functions",
                "Left: training loss of each depth (dotted: its convergence epoch). Right: "
                "the learned functions against the ground truth.")
@@ -233,12 +235,20 @@ def _plot_functions(ctx, functions: list[dict]) -> None:
 
 def _plot_mnist(ctx, mnist: list[dict]) -> None:
     fig, axes = new_figure(ncols=2, width=5.4, height=3.8)
-    ep = mnist[0]["_h"].epochs
-    curves(axes[0, 0], ep, {f"{m['name']} {s}": m["_h"].series(s, "loss").mean(1)
-                            for m in mnist for s in ("train", "test")}, logy=True,
-           ylabel="cross-entropy", title="MNIST: loss")
-    curves(axes[0, 1], ep, {f"{m['name']} {s}": m["_h"].series(s, "accuracy").mean(1)
-                            for m in mnist for s in ("train", "test")},
-           ylabel="accuracy", title="MNIST: accuracy")
-    ctx.figure(fig, "mnist", "CNNs of 1–3 conv blocks at similar parameter counts: train "
-                             "and test loss and accuracy per epoch.")
+    for i, m in enumerate(mnist):
+        h = m["_h"]
+        for split, ls in (("train", "-"), ("test", "--")):
+            axes[0, 0].plot(h.epochs, h.series(split, "loss").mean(1), ls, color=f"C{i}",
+                            label=f"{m['name']} {split}")
+            axes[0, 1].plot(h.epochs, h.series(split, "accuracy").mean(1), ls, color=f"C{i}",
+                            label=f"{m['name']} {split}")
+    axes[0, 0].set_yscale("log")
+    for ax, what in ((axes[0, 0], "cross-entropy"), (axes[0, 1], "accuracy")):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(what)
+        ax.set_title(f"MNIST: {what} (solid train, dashed test)")
+        ax.grid(alpha=0.3)
+    axes[0, 1].legend(fontsize="x-small")
+    fig.tight_layout()
+    ctx.figure(fig, "mnist", "CNNs of different depth at similar parameter counts: train "
+                             "(solid) and test (dashed) loss and accuracy per epoch.")

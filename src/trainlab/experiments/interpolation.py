@@ -55,7 +55,8 @@ class Config(BaseConfig):
     optimizer: Literal["sgd", "momentum", "nesterov", "adam", "adagrad", "rmsprop"] = option(
         "adam", "optimizer")
     lr: float = option(1e-3, "learning rate (both models)")
-    same_init: bool = option(True, "start both models from the same initial weights")
+    same_init: bool = option(False, "start both models from the same initial weights "
+                              "(default: two seeds, as two independent trainings)")
     alpha_min: float = option(-1.0, "first α")
     alpha_max: float = option(2.0, "last α")
     alpha_step: float = option(0.05, "step between α values", positive=True)
@@ -191,7 +192,7 @@ def _plot(ctx, alphas, res, batch_sizes) -> None:
     ax.grid(alpha=0.3)
     lines = ax.get_lines()[:2] + acc_ax.get_lines()
     ax.legend(lines, [str(line.get_label()) for line in lines], fontsize="small",
-              loc="upper center")
+              loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=4)
     ax.set_title("Linear interpolation θ(α) = (1 − α)·θ₁ + α·θ₂")
     ctx.figure(fig, "interpolation",
                "Train (solid) and test (dashed) loss (blue, log scale) and accuracy (red) of "

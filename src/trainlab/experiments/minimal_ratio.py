@@ -14,13 +14,16 @@ converges to the nearest critical point of any index, saddles included. Where �
 stops falling ("gradient-flat" regions), trust-region steps on the loss move on.
 
 Minimal ratio = fraction of eigenvalues λ > tol · max|λ| (tol 1e-6), in float64. Zero
-eigenvalues count as not positive: a ReLU unit dead on every input leaves exactly-zero
-eigenvalues (its weights, bias and outgoing weight are flat directions), and float32
-rounding (≈1e-7 relative) is enough to push such zeros over a small tolerance — float32
-against float64 moved the ratio by up to 0.02, which the report measures again. With
-ReLU the loss is not differentiable where a kink crosses a data point, so some minima
-sit on a kink where ‖∇L‖ cannot fall below the gradient jump (≈ 2|r|·|v|/N); that is
-why the threshold is 1e-3 and not 1e-8.
+eigenvalues count as not positive, and there are many: a ReLU unit dead on every input
+leaves exactly-zero eigenvalues (its weights, bias and outgoing weight are flat), each
+live unit's rescaling (w, b, v) → (αw, αb, v/α) is flat at a critical point, and a
+1-input ReLU net's per-example gradients span only about two directions per linear
+piece; so the ratio stays far below 1 even at minima. float32 rounding (≈1e-7
+relative) pushes such zeros across a small tolerance: float32 against float64 moved
+the ratio by up to 0.02 in earlier runs, and the report measures it again. With ReLU
+the loss is not differentiable where a kink crosses a data point, so some minima sit on
+a kink where ‖∇L‖ cannot fall below the jump of the gradient (≈ 2|r|·|v|/N); hence the
+threshold 1e-3 rather than 1e-8.
 """
 
 from __future__ import annotations

@@ -299,6 +299,19 @@ def _plot_confusion(ctx, cm: np.ndarray) -> None:
                "columns predictions; off-diagonal cells are the mistakes.")
 
 
+def tile(maps: torch.Tensor, cols: int = 8, pad: int = 1) -> np.ndarray:
+    """(C, H, W) maps, each scaled to [0, 1], tiled row by row into one image (NaN gaps)."""
+    c, hgt, wid = maps.shape
+    rows = -(-c // cols)
+    out = np.full((rows * (hgt + pad) - pad, cols * (wid + pad) - pad), np.nan)
+    for i, m in enumerate(maps.numpy()):
+        span = m.max() - m.min()
+        r, q = divmod(i, cols)
+        out[r * (hgt + pad):r * (hgt + pad) + hgt, q * (wid + pad):q * (wid + pad) + wid] = (
+            (m - m.min()) / span if span > 0 else 0.0)
+    return out
+
+
 def _plot_activations(ctx, model: Ensemble, xte, index: int, label: int) -> None:
     net = model.member(0).eval()
     conv = next((m for m in net.modules() if isinstance(m, nn.Conv2d)), None)
@@ -306,20 +319,18 @@ def _plot_activations(ctx, model: Ensemble, xte, index: int, label: int) -> None
         ctx.text("The model has no convolution, so there are no activation maps to draw.")
         return
     maps = activation_maps(net, conv, xte[index:index + 1])[0].cpu()
-    cols = 8
-    rows = 1 + -(-maps.shape[0] // cols)
-    fig, axes = new_figure(ncols=cols, nrows=rows, width=1.3, height=1.3)
-    for ax in axes.ravel():
-        ax.axis("off")
+    fig, axes = new_figure(ncols=2, width=4.2, height=3.2,
+                           gridspec_kw={"width_ratios": [1, 2.5]})
     axes[0, 0].imshow(xte[index, 0].cpu(), cmap="gray")
-    axes[0, 0].set_title(f"input ({label})", fontsize=8)
-    for c in range(maps.shape[0]):
-        ax = axes[1 + c // cols, c % cols]
-        ax.imshow(maps[c], cmap="viridis")
-        ax.set_title(f"ch {c}", fontsize=7)
+    axes[0, 0].set_title(f"test image {index} (label {label})", fontsize=9)
+    axes[0, 1].imshow(tile(maps), cmap="viridis")
+    axes[0, 1].set_title(f"first convolution: {maps.shape[0]} channels", fontsize=9)
+    for ax in axes[0]:
+        ax.axis("off")
     ctx.figure(fig, "activation-maps", f"Outputs of the first convolution (before ReLU) for "
-               f"test image {index} (a {label}), one panel per channel: each filter "
-               "responds to edges or strokes of a direction.")
+               f"test image {index}, one tile per channel (left to right, top to bottom, "
+               "each scaled to its own range): each filter responds to edges or strokes "
+               "of one direction.")
 
 
 def _plot_histograms(ctx, hist: WeightHistory) -> None:

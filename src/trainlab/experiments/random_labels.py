@@ -28,7 +28,7 @@ from trainlab.data import corrupt_labels, load_dataset, standardize
 from trainlab.errors import BadInput
 from trainlab.models import mlp
 from trainlab.registry import experiment
-from trainlab.report.plots import curves, new_figure
+from trainlab.report.plots import new_figure
 from trainlab.runs import atomic_write_bytes
 from trainlab.train import Split, fit
 
@@ -183,22 +183,19 @@ def run(cfg: Config, ctx) -> dict:
 
 def _plot(ctx, h, names, classes, threshold) -> None:
     fig, axes = new_figure(ncols=2, width=5.4, height=3.8)
-    ep = h.epochs
-    loss = {f"{n} / {s}": h.series(s, "loss")[:, e] for e, n in enumerate(names)
-            for s in ("train", "test")}
-    acc = {f"{n} / {s}": h.series(s, "accuracy")[:, e] for e, n in enumerate(names)
-           for s in ("train", "test")}
-    curves(axes[0, 0], ep, loss, logy=True, ylabel="cross-entropy loss",
-           title="Loss (labels / split)")
-    curves(axes[0, 1], ep, acc, ylabel="accuracy", title="Accuracy (labels / split)")
-    axes[0, 1].axhline(1.0 / classes, color="0.5", ls=":", lw=1)
-    axes[0, 1].axhline(threshold, color="0.5", ls="--", lw=0.8)
-    axes[0, 1].set_ylim(0, 1.02)
+    for e, name in enumerate(names):
+        for split, style in (("train", "-"), ("test", "--")):
+            for ax, metric in zip(axes[0], ("loss", "accuracy"), strict=True):
+                ax.plot(h.epochs, h.series(split, metric)[:, e], color=f"C{3 * e}", ls=style,
+                        label=f"{name} labels, {split}")
+    axes[0, 1].axhline(1.0 / classes, color="0.5", ls=":", lw=1, label="chance")
+    axes[0, 1].axhline(threshold, color="0.5", ls="-.", lw=0.8, label="fit threshold")
+    axes[0, 0].set(yscale="log", ylabel="cross-entropy loss", title="Loss")
+    axes[0, 1].set(ylim=(0, 1.02), ylabel="accuracy", title="Accuracy")
     for ax in axes[0]:
-        for line in ax.get_lines():
-            if "test" in str(line.get_label()):
-                line.set_linestyle("--")
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
     ctx.figure(fig, "curves",
-               "Train (solid) and test (dashed) loss and accuracy per epoch for the network "
-               "on true and on random labels; dotted: chance, dashed grey: the fit threshold.")
+               "Train (solid) and test (dashed) loss and accuracy per epoch of the network on "
+               "true (blue) and on random (red) labels.")

@@ -174,16 +174,17 @@ def _plot(ctx, cfg: Config, runs: dict, results: list[dict]) -> None:
     ctx.figure(fig, "curves", "Train (dotted) and test (solid) loss per epoch, one colour "
                "per λ; the penalty term itself is not included.")
     fig, axes = new_figure(ncols=2, width=5.0)
-    for pen in runs:
+    for i, pen in enumerate(runs):
         rows = [r for r in results if r["penalty"] == pen and r["lambda"] > 0]
         zero = [r for r in results if r["penalty"] == pen and r["lambda"] == 0]
         lam = [r["lambda"] for r in rows]
         for key, style in (("train_loss", ":"), ("test_loss", "-")):
-            line, = axes[0, 0].plot(lam, [r[key] for r in rows], style, marker="o",
-                                    label=f"{pen} {key.split('_')[0]}")
-            if zero:
+            axes[0, 0].plot(lam, [r[key] for r in rows], style, marker="o", color=f"C{i}",
+                            label=f"{pen} {key.split('_')[0]}")
+            if zero and i == 0:
                 axes[0, 0].axhline(zero[0][key], ls=style, color="0.6", lw=0.8)
-        axes[0, 1].plot(lam, [r["weight_norm"] for r in rows], marker="o", label=pen)
+        axes[0, 1].plot(lam, [r["weight_norm"] for r in rows], marker="o", color=f"C{i}",
+                        label=pen)
     axes[0, 0].set_ylabel("final cross-entropy")
     axes[0, 0].set_yscale("log")
     axes[0, 1].set_ylabel("‖θ‖₂ after training")

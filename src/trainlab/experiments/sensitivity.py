@@ -61,7 +61,7 @@ class Config(BaseConfig):
     model: ModelConfig = option(ModelConfig(), "the network (the same for every batch size)")
     batch_sizes: list[int] = option([16, 64, 256, 1024, 4000], "batch sizes compared "
                                     "(capped at the number of training images)")
-    epochs: int = option(300, "epoch cap of the stopping rule")
+    epochs: int = option(1500, "epoch cap of the stopping rule (full batch needs ≈1000)")
     loss_threshold: float = option(1e-3, "stop once the full train loss is below this",
                                    positive=True)
     optimizer: Literal["sgd", "momentum", "nesterov", "adam", "adagrad", "rmsprop"] = option(
