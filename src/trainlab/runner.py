@@ -24,6 +24,7 @@ import torch
 from trainlab import __version__
 from trainlab.config import from_dict, resolve, to_dict
 from trainlab.errors import BadInput, RunFailed
+from trainlab.progress import default_enabled
 from trainlab.registry import Experiment, get
 from trainlab.report.plots import fallback_metrics_figure
 from trainlab.report.render import render_report
@@ -106,7 +107,7 @@ def _run_in(exp: Experiment, cfg, path: Path, device: torch.device, resume: bool
     if device.type == "cuda":
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
-    show = sys.stderr.isatty() if progress is None else progress
+    show = default_enabled() if progress is None else progress
     ctx = RunContext(path, exp.id, device, cfg.seed, resume=resume, progress=show,
                      quiet=quiet)
     title = cfg.title or exp.id

@@ -10,7 +10,6 @@ metrics, checks for divergence, saves checkpoints and resumes from them exactly.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,12 +17,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from trainlab.errors import Diverged
 from trainlab.losses import member_accuracy, member_loss, member_penalty
 from trainlab.models import Ensemble
 from trainlab.optim import make_optimizer, schedule
+from trainlab.progress import progress_bar
 from trainlab.runs import RunContext
 
 
@@ -216,8 +215,8 @@ def fit(model: Ensemble, train: Split, *, epochs: int, batch_size: int, loss: st
     n = len(train)
     full_batch = batch_size >= n
     show = (ctx.progress if ctx is not None else True) if progress is None else progress
-    bar = tqdm(total=epochs, initial=start_epoch, desc=f"{ctx.exp_id if ctx else 'fit'}:{name}",
-               disable=None if show else True, leave=False, file=sys.stderr, dynamic_ncols=True)
+    bar = progress_bar(epochs, f"{ctx.exp_id if ctx else 'fit'}:{name}", show,
+                       initial=start_epoch)
     model.train()
     step = start_epoch * max(1, -(-n // batch_size))
     try:

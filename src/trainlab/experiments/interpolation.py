@@ -76,7 +76,7 @@ class Config(BaseConfig):
 PRESETS = {
     "smoke": {"epochs": 2, "model": {"widths": [32]}, "batch_sizes": [64, 256],
               "alpha_step": 0.25, "data": {"max_train": 512, "max_test": 200}},
-    "quick": {"epochs": 8, "model": {"widths": [128]}, "alpha_step": 0.1,
+    "quick": {"epochs": 15, "model": {"widths": [128]}, "alpha_step": 0.1,
               "data": {"max_train": 2000}},
 }
 

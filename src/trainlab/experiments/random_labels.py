@@ -80,7 +80,7 @@ class Config(BaseConfig):
 PRESETS = {
     "smoke": {"epochs": 3, "model": {"widths": [32]}, "batch_size": 128,
               "data": {"max_train": 500, "max_test": 200}},
-    "quick": {"epochs": 15, "model": {"widths": [256]}, "data": {"max_train": 1000}},
+    "quick": {"epochs": 30, "model": {"widths": [256]}, "data": {"max_train": 1000}},
 }
 
 

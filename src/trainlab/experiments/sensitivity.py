@@ -89,8 +89,8 @@ PRESETS = {
     "smoke": {"batch_sizes": [32, 128, 512], "epochs": 3, "model": {"widths": [16]},
               "sharpness_steps": 5, "sharpness_examples": 200, "sensitivity_examples": 16,
               "data": {"max_train": 512, "max_test": 100}},
-    "quick": {"batch_sizes": [16, 64, 256, 1024], "epochs": 60, "loss_threshold": 1e-2,
-              "data": {"max_train": 1000}},
+    "quick": {"batch_sizes": [16, 64, 256, 1000], "epochs": 600, "loss_threshold": 1e-2,
+              "sharpness_examples": 500, "data": {"max_train": 1000}},
 }
 
 
@@ -225,7 +225,8 @@ def run(cfg: Config, ctx) -> dict:
 def _plot(ctx, results, histories, threshold) -> None:
     bs = np.array([r["batch_size"] for r in results], dtype=float)
     col = {k: np.array([r[k] for r in results]) for k in results[0] if k != "batch_size"}
-    fig, axes = new_figure(ncols=2, width=5.6, height=4.0)
+    fig, axes = new_figure(ncols=2, width=5.8, height=4.0)
+    fig.subplots_adjust(wspace=0.5)
     ax = axes[0, 0]
     right = ax.twinx()
     ax.plot(bs, col["train_loss"], "C0o-", label="train loss")
@@ -238,8 +239,7 @@ def _plot(ctx, results, histories, threshold) -> None:
     ax.plot(bs, col["jacobian_norm"], "C2o-", label="‖∂softmax/∂x‖_F (test mean)")
     ax.plot(bs, col["loss_grad_norm"], "C2s--", label="‖∂loss/∂x‖ (test mean)")
     right.plot(bs, col["sharpness"], "C1^-", label="Keskar sharpness")
-    _style(ax, right, "input sensitivity", "sharpness φ (%)", "Sensitivity and sharpness",
-           logy=True)
+    _style(ax, right, "input sensitivity", "sharpness φ (%)", "Sensitivity and sharpness")
     ctx.figure(fig, "batch-size", "Against batch size (log x): left, train/test loss and "
                "accuracy on twin axes; right, input sensitivity and Keskar sharpness.")
     fig, axes = new_figure()
