@@ -62,3 +62,24 @@ def test_lrs_must_match_optimizers(tmp_path):
     with pytest.raises(BadInput, match="one learning rate per optimizer"):
         execute("optimizers", preset="smoke", runs_dir=tmp_path, progress=False, quiet=True,
                 sets={"optimizers": ["sgd", "adam"]})
+
+
+def test_momentum_reaches_only_the_momentum_optimizers(monkeypatch):
+    """Plain SGD must stay plain: the `momentum` field is for `momentum`/`nesterov` only."""
+    from trainlab.config import resolve
+    from trainlab.experiments import optimizers
+
+    seen = {}
+
+    def spy(model, train, **kw):
+        seen[kw["optimizer"]] = kw["momentum"]
+
+    monkeypatch.setattr(optimizers, "fit", spy)
+    cfg = resolve(optimizers.Config, optimizers.PRESETS, "smoke")
+    ds = type("DS", (), {"num_classes": 3, "input_shape": (4,)})()
+    split = optimizers.Split(torch.zeros(6, 4), torch.zeros(6, dtype=torch.long))
+    ctx = type("Ctx", (), {"device": torch.device("cpu")})()
+    for opt in ALL | {"nesterov"}:
+        optimizers.train_one(cfg, ctx, ds, split, split, opt, [0.1], "spy")
+    assert seen.pop("momentum") == seen.pop("nesterov") == cfg.momentum == 0.9
+    assert all(m == 0.0 for m in seen.values()), seen

@@ -176,7 +176,7 @@ def run_mnist(cfg: Config, ctx) -> list[dict]:
                             "net needs one unit per kink).\n"
                             "- The smooth function: all depths fit it; depth brings little.\n"
                             "- Convergence epochs and MNIST accuracies at similar counts.",
-            headline=("functions", "mnist"))
+            headline=("best_depths", "mnist_test_accuracies"))
 def run(cfg: Config, ctx) -> dict:
     functions = run_functions(cfg, ctx)
     mnist = run_mnist(cfg, ctx) if cfg.mnist.enabled else []
@@ -207,7 +207,9 @@ def run(cfg: Config, ctx) -> dict:
     return {"functions": [{**public(f), "models": [public(m) for m in f["models"]]}
                           for f in functions],
             "mnist": [public(m) for m in mnist], "budget": cfg.budget,
-            "mnist_budget": cfg.mnist.budget}
+            "mnist_budget": cfg.mnist.budget,
+            "best_depths": [f["best_depth"] for f in functions],
+            "mnist_test_accuracies": [round(m["test_accuracy"], 4) for m in mnist]}
 
 
 def _plot_functions(ctx, functions: list[dict]) -> None:

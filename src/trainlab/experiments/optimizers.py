@@ -102,7 +102,8 @@ def train_one(cfg: Config, ctx, ds, train: Split, test: Split, opt: str, lrs: li
     batch = (cfg.lbfgs_batch_size or len(train)) if lbfgs else cfg.batch_size
     try:
         return fit(model, train, epochs=cfg.epochs, batch_size=batch, loss="cross_entropy",
-                   optimizer=opt, lr=lrs if len(lrs) > 1 else lrs[0], momentum=cfg.momentum,
+                   optimizer=opt, lr=lrs if len(lrs) > 1 else lrs[0],
+                   momentum=cfg.momentum if opt in ("momentum", "nesterov") else 0.0,
                    evals={"train": train, "test": test}, eval_at_start=True,
                    on_diverge="mask", ctx=ctx, name=name, lbfgs_max_iter=cfg.lbfgs_max_iter,
                    member_names=[f"{opt} lr={lr:g}" for lr in lrs])

@@ -41,9 +41,9 @@ class Config(BaseConfig):
     widths: list[int] = option([256], "hidden widths of the MLP")
     activation: Literal["relu", "sigmoid", "tanh"] = option("relu", "hidden activation")
     penalties: list[Literal["l1", "l2"]] = option(["l1", "l2"], "penalties compared")
-    l1_lambdas: list[float] = option([0.0, 1e-5, 1e-4, 1e-3],
+    l1_lambdas: list[float] = option([0.0, 1e-4, 1e-3, 1e-2],
                                      "λ of the L1 term λ·Σ|θ| (0 = no penalty)", minimum=0.0)
-    l2_lambdas: list[float] = option([0.0, 1e-4, 1e-3, 1e-2],
+    l2_lambdas: list[float] = option([0.0, 1e-3, 1e-2, 1e-1],
                                      "λ of the L2 term λ·Σθ² (0 = no penalty)", minimum=0.0)
     weights_only: bool = option(False, "penalise the weights only (false: all parameters, "
                                 "biases included, as in the exercise)")
