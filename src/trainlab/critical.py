@@ -13,9 +13,10 @@ and keeps, per member, the one that shrinks ‖∇L‖ most, or that lowers the 
 Shapes: parameters `(E, P)`, losses `(E,)`, gradients `(E, P)`, Hessians `(E, P, P)`.
 An `Objective` maps `(theta, with_hessian)` to those three. `mlp_mse_grad_hessian` is
 the exact Hessian of the MSE of E scalar MLPs in closed form (Gauss–Newton part,
-cross-layer blocks, activation-curvature blocks), several times faster on a CPU than
-`torch.func.vmap(torch.func.hessian(...))`, which `func_grad_hessian` computes for any
-functional loss (the tests compare the two member by member).
+cross-layer blocks, activation-curvature blocks); for 100 members of a 1-10-10-1 net
+on 200 points it is about 15 times faster on a CPU than
+`torch.func.vmap(torch.func.jacfwd(torch.func.grad(...)))`, which `func_grad_hessian`
+computes for any functional loss (the tests compare the two member by member).
 
 The flat layout of an MLP with `sizes = (d0, d1, …, dL)` is, layer after layer, the
 weight `(d_l, d_{l-1})` row-major and then the bias `(d_l,)`: the order of

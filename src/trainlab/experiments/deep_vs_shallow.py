@@ -79,7 +79,9 @@ class Config(BaseConfig):
 PRESETS = {
     "smoke": {"n_points": 200, "epochs": 4, "budget": 300, "depths": [1, 2, 3], "runs": 2,
               "mnist": {"epochs": 1, "budget": 3000, "max_train": 300}},
-    "quick": {"epochs": 60, "mnist": {"epochs": 2, "max_train": 2000}},
+    # a tenth of the steps at a larger rate: deeper still beats shallow on the square wave
+    "quick": {"epochs": 80, "batch_size": 50, "lr": 0.005,
+              "mnist": {"epochs": 2, "max_train": 2000}},
 }
 
 
@@ -171,11 +173,14 @@ def run_mnist(cfg: Config, ctx) -> list[dict]:
                     "non-smooth function, and CNNs of different depth on MNIST",
             question="With the same number of parameters, does depth help, and for which "
                      "kind of function?",
-            what_to_look_at="- The square wave: the deeper MLPs reach a much lower loss; "
-                            "the shallow one stays a smoothed sine (a one-hidden-layer ReLU "
-                            "net needs one unit per kink).\n"
-                            "- The smooth function: all depths fit it; depth brings little.\n"
-                            "- Convergence epochs and MNIST accuracies at similar counts.",
+            what_to_look_at="- The square wave: the deeper MLPs reach a much lower loss and "
+                            "sharper steps; the one-hidden-layer net, with as many "
+                            "parameters, stays a smooth wiggle through the jumps.\n"
+                            "- The smooth function: every depth fits it; the shallow, wide "
+                            "net fits it best.\n"
+                            "- Convergence epochs: the loss curves' dotted lines.\n"
+                            "- MNIST: at about the same count, more conv blocks give a "
+                            "higher test accuracy.",
             headline=("best_depths", "mnist_test_accuracies"))
 def run(cfg: Config, ctx) -> dict:
     functions = run_functions(cfg, ctx)

@@ -90,21 +90,24 @@ class GradNormRecorder:
 
     @property
     def losses(self) -> np.ndarray:
-        return torch.stack(self._loss).cpu().numpy()
+        return torch.stack([t.cpu() for t in self._loss]).numpy()
 
     @property
     def layer_norms(self) -> np.ndarray:
-        return torch.stack(self._layer).cpu().numpy()
+        return torch.stack([t.cpu() for t in self._layer]).numpy()
 
     @property
     def norms(self) -> np.ndarray:
         return np.sqrt((self.layer_norms ** 2).sum(-1))
 
     def state_dict(self) -> dict:
-        return {"loss": [t.cpu() for t in self._loss], "layer": [t.cpu() for t in self._layer]}
+        if not self._loss:
+            return {}
+        return {"loss": torch.from_numpy(self.losses), "layer": torch.from_numpy(self.layer_norms)}
 
     def load_state_dict(self, state: dict) -> None:
-        self._loss, self._layer = list(state["loss"]), list(state["layer"])
+        if state:
+            self._loss, self._layer = list(state["loss"]), list(state["layer"])
 
 
 def task_data(cfg: Config, task: str, device):

@@ -29,6 +29,7 @@ threshold 1e-3 rather than 1e-8.
 from __future__ import annotations
 
 import io
+import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -95,9 +96,9 @@ def single_thread(device: torch.device):
     """One intra-op thread on a CPU. Every tensor here is tiny (100 members of a
     141-parameter net, 141 x 141 eigendecompositions): a second thread gains nothing,
     and on a shared 2-core machine its spinning OpenMP workers made the loss phase 15x
-    and the eigendecompositions 50x slower."""
+    and the eigendecompositions 50x slower. `TRAINLAB_THREADS`, when set, wins."""
     threads = torch.get_num_threads()
-    if device.type == "cpu":
+    if device.type == "cpu" and not os.environ.get("TRAINLAB_THREADS"):
         torch.set_num_threads(1)
     try:
         yield

@@ -173,9 +173,12 @@ def run(cfg: Config, ctx) -> dict:
             sweep.append({"penalty": pen, "lambda": lam, "train_loss": h["train_loss"][-1],
                           "test_loss": h["test_loss"][-1], "min_test_loss": min(h["test_loss"]),
                           "weight_norm": float(np.linalg.norm(weights)),
-                          "near_zero_weights": float(np.mean(np.abs(weights) < 1e-3))})
+                          "l1_norm": float(np.abs(weights).sum()),
+                          "near_zero_weights": float(np.mean(np.abs(weights) < 1e-2))})
     ctx.table(sweep, title="λ sweep", caption="Final data losses (no penalty) after training; "
-              "near_zero_weights is the fraction of weights with |W| < 1e-3.")
+              "weight_norm is √ΣW², l1_norm Σ|W|, near_zero_weights the fraction of weights "
+              "with |W| < 0.01. With plain SGD the L1 sub-gradient λ·sign(W) makes small "
+              "weights hop around 0 (steps of lr·λ) rather than land on exactly 0.")
     mom = {}
     for label, opt in (("sgd", SGD(cfg.momentum_lr)),
                        ("momentum", Momentum(cfg.momentum_lr, cfg.momentum))):
@@ -201,20 +204,25 @@ def run(cfg: Config, ctx) -> dict:
 
 
 def _plot(ctx, cfg: Config, curves: dict, mom: dict) -> None:
-    fig, axes = new_figure(ncols=2, width=5.4, sharey=True)
-    for ax, pen in zip(axes[0], ("l1", "l2"), strict=True):
+    fig, axes = new_figure(ncols=2, nrows=2, width=5.4, height=3.4, sharex=True, sharey="row")
+    low = min(min(h["test_loss"]) for h in curves.values())
+    for col, pen in enumerate(("l1", "l2")):
         for lam in getattr(cfg, f"{pen}_lambdas"):
             h = curves[(pen, lam)]
-            line, = ax.plot(h["epoch"], h["test_loss"], label=f"λ={lam:g}")
-            ax.plot(h["epoch"], h["train_loss"], ":", color=line.get_color())
-        ax.set_yscale("log")
-        ax.set_title(f"{pen.upper()} penalty")
-        ax.set_xlabel("epoch")
+            axes[0, col].plot(h["epoch"], h["test_loss"], label=f"λ={lam:g}")
+            axes[1, col].plot(h["epoch"], h["train_loss"], label=f"λ={lam:g}")
+        axes[0, col].set_title(f"{pen.upper()} penalty")
+        axes[0, col].set_ylim(0.9 * low, 2.2 * low)
+        axes[1, col].set_yscale("log")
+        axes[1, col].set_xlabel("epoch")
+        axes[0, col].legend(fontsize="small")
+    for ax in axes.ravel():
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize="small")
-    axes[0, 0].set_ylabel("cross-entropy (solid: test, dotted: train)")
-    ctx.figure(fig, "lambda-sweep", "Train (dotted) and test (solid) data loss of the NumPy "
-               "MLP for every λ: without a penalty the test loss rises again (overfitting).")
+    axes[0, 0].set_ylabel("test loss")
+    axes[1, 0].set_ylabel("training loss (log)")
+    ctx.figure(fig, "lambda-sweep", "Test (top, zoomed on its minimum) and training (bottom) "
+               "data loss of the NumPy MLP for every λ: without a penalty the training loss "
+               "goes to 0 while the test loss rises again after its minimum (overfitting).")
     fig, axes = new_figure()
     ax = axes[0, 0]
     for label, losses in mom.items():

@@ -160,19 +160,24 @@ def run(cfg: Config, ctx) -> dict:
 
 
 def _plot(ctx, cfg: Config, runs: dict, results: list[dict]) -> None:
-    fig, axes = new_figure(ncols=len(runs), width=5.4, sharey=True)
-    for ax, (pen, (lams, h)) in zip(axes[0], runs.items(), strict=True):
+    fig, axes = new_figure(ncols=len(runs), nrows=2, width=5.4, height=3.4, sharex=True,
+                           sharey="row")
+    low = min(np.nanmin(h.series("test", "loss")) for _, h in runs.values())
+    for col, (pen, (lams, h)) in enumerate(runs.items()):
         for e, lam in enumerate(lams):
-            line, = ax.plot(h.epochs, h.series("test", "loss")[:, e], label=f"λ={lam:g} test")
-            ax.plot(h.epochs, h.series("train", "loss")[:, e], ":", color=line.get_color())
-        ax.set_yscale("log")
-        ax.set_title(f"{pen.upper()} penalty")
-        ax.set_xlabel("epoch")
+            axes[0, col].plot(h.epochs, h.series("test", "loss")[:, e], label=f"λ={lam:g}")
+            axes[1, col].plot(h.epochs, h.series("train", "loss")[:, e], label=f"λ={lam:g}")
+        axes[0, col].set_title(f"{pen.upper()} penalty")
+        axes[0, col].set_ylim(0.9 * low, 2.2 * low)
+        axes[1, col].set_yscale("log")
+        axes[1, col].set_xlabel("epoch")
+        axes[0, col].legend(fontsize="small")
+    for ax in axes.ravel():
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize="x-small")
-    axes[0, 0].set_ylabel("cross-entropy (solid: test, dotted: train)")
-    ctx.figure(fig, "curves", "Train (dotted) and test (solid) loss per epoch, one colour "
-               "per λ; the penalty term itself is not included.")
+    axes[0, 0].set_ylabel("test cross-entropy")
+    axes[1, 0].set_ylabel("training cross-entropy (log)")
+    ctx.figure(fig, "curves", "Test (top, zoomed on its minimum) and training (bottom) loss "
+               "per epoch, one colour per λ; the penalty term itself is not included.")
     fig, axes = new_figure(ncols=2, width=5.0)
     for i, pen in enumerate(runs):
         rows = [r for r in results if r["penalty"] == pen and r["lambda"] > 0]

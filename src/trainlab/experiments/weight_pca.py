@@ -102,9 +102,9 @@ def load_mnist(cfg: Config, device):
             what_to_look_at="- Joint PCA: every run starts somewhere else (random init) and "
                             "moves away from the others; no two runs meet, although they "
                             "reach the same loss.\n"
-                            "- Layer 1 alone tells the same story with less spread along "
-                            "the path (its 50,000 weights move little relative to their "
-                            "initial scale).\n"
+                            "- Layer 1 alone (most of the parameters) looks the same; the "
+                            "top components each hold only about 1/runs of the variance, "
+                            "one direction per run.\n"
                             "- Trajectory PCA: two components hold most of each path "
                             "(Li et al. report 40-90 %), so the path is nearly planar.",
             headline=("explained_variance_ratio", "trajectory_explained_variance_ratio"))
