@@ -61,4 +61,5 @@ def test_notebook_runs(path, kernel_env):
         if cell.cell_type == "code" and "plt.show()" in cell.source:
             assert any("image/png" in o.get("data", {}) for o in cell.outputs), (
                 f"{path.name} cell {cell.id}: the figure was not shown")
-    assert list(kernel_env.iterdir()), "the notebook wrote no run folder under its temp dir"
+    if not path.name.startswith("02-"):  # 02 composes blocks in memory, without a run
+        assert list(kernel_env.iterdir()), "the notebook wrote no run folder under its temp dir"

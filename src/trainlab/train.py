@@ -124,14 +124,15 @@ def _small_work_threads(model: Ensemble, batch_size: int) -> int | None:
     """One thread for tiny steps, where OpenMP's fork/join costs more than it saves.
 
     Measured on a 2-core CPU: a 100-member 1-10-10-1 ensemble step is ~2x faster on one
-    thread, and on a loaded machine two threads make tiny steps 5-50x slower. Larger
-    work keeps torch's default. `TRAINLAB_THREADS` (set by the user or by `suite
+    thread, and on a loaded machine two threads made MLP steps 4-50x slower (an 8-member
+    784-128-... MLP: 255 s vs 68 s). Only CNN-sized work (E·P·batch ≥ 5e7) keeps torch's
+    default. `TRAINLAB_THREADS` (set by the user or by `suite
     --workers`) always wins.
     """
     if os.environ.get("TRAINLAB_THREADS"):
         return None
     work = model.E * model.params_per_member() * batch_size
-    return 1 if work < 5_000_000 else None
+    return 1 if work < 50_000_000 else None
 
 
 def _default_checkpoint_every(epochs: int) -> int:

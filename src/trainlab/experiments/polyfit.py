@@ -91,9 +91,14 @@ def make_data(cfg: Config) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, np
 
 
 def lstsq_coefficients(feats: torch.Tensor, y: torch.Tensor) -> np.ndarray:
-    """Closed-form least squares [b, w1..wd] on features with a column of ones (float64)."""
-    design = torch.cat([torch.ones(len(feats), 1, dtype=torch.float64), feats.double()], 1)
-    return torch.linalg.lstsq(design, y.double()).solution.squeeze(1).numpy()
+    """Closed-form least squares [b, w1..wd] on features with a column of ones (float64).
+
+    NumPy's LAPACK rather than torch's: MKL's results can change in the last bits from
+    one process to the next, and a summary must be reproducible exactly.
+    """
+    feats64 = feats.double().numpy()
+    design = np.concatenate([np.ones((len(feats64), 1)), feats64], axis=1)
+    return np.linalg.lstsq(design, y.double().numpy()[:, 0], rcond=None)[0]
 
 
 class Snapshots:

@@ -179,7 +179,9 @@ def train_until(cfg, ctx, bs: int, train: Split, in_features: int, classes: int)
                             "smaller input Jacobian norm generalize better.\n"
                             "- Every model stops at the same train loss (or the epoch cap, "
                             "see `reached`), so differences are not just a matter of "
-                            "training longer.")
+                            "training longer.",
+            headline=("sharpness_ratio_large_small", "jacobian_ratio_large_small",
+                      "all_reached"))
 def run(cfg: Config, ctx) -> dict:
     dev = ctx.device
     (xtr, ytr, xte, yte), classes = load_data(cfg, dev)
@@ -217,7 +219,9 @@ def run(cfg: Config, ctx) -> dict:
     ctx.text(f"Sharpness of the largest batch ({results[-1]['batch_size']}) over that of the "
              f"smallest ({results[0]['batch_size']}): {ratio:.3g}×.")
     _plot(ctx, results, histories, cfg.loss_threshold)
+    jac_ratio = results[-1]["jacobian_norm"] / max(results[0]["jacobian_norm"], 1e-12)
     return {"results": results, "sharpness_ratio_large_small": ratio,
+            "jacobian_ratio_large_small": jac_ratio,
             "loss_threshold": cfg.loss_threshold, "epsilon": cfg.epsilon,
             "all_reached": all(r["reached"] for r in results)}
 
