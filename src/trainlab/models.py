@@ -52,6 +52,8 @@ class EnsembleLinear(nn.Module):
             self.bias[e] = _init_member(self.bias.shape[1:], self.in_features, gen, init_std)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.in_features == 1:  # an outer product: broadcasting beats a batched matmul
+            return torch.addcmul(self.bias.unsqueeze(1), x, self.weight.transpose(1, 2))
         return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight.transpose(1, 2))
 
     def member(self, e: int) -> nn.Linear:

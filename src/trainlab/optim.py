@@ -36,16 +36,26 @@ class EnsembleOptimizer:
         self.weight_decay = weight_decay
         self.state: dict[str, list[torch.Tensor]] = {}
         self.steps = 0
+        self._lr_views: dict[int, torch.Tensor] = {}
+        self._lr_scale = self.scale
 
     def lr_for(self, p: torch.Tensor) -> torch.Tensor:
         """Per-member learning rate broadcastable to `p`; 0 for frozen (diverged) members."""
-        lr = self.base_lr * self.scale * self.active
-        return lr.reshape(-1, *([1] * (p.dim() - 1)))
+        if self._lr_scale != self.scale:  # the schedule moved: rebuild the cached views
+            self._lr_views, self._lr_scale = {}, self.scale
+        view = self._lr_views.get(p.dim())
+        if view is None:
+            lr = self.base_lr * self.scale
+            if not self._all_active:
+                lr = lr * self.active
+            view = self._lr_views[p.dim()] = lr.reshape(-1, *([1] * (p.dim() - 1)))
+        return view
 
     def freeze(self, members: Sequence[int]) -> None:
         """Stop updating these members (used for diverged members)."""
         self.active[list(members)] = False
         self._all_active = bool(self.active.all())
+        self._lr_views = {}
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -87,6 +97,7 @@ class EnsembleOptimizer:
         self.base_lr = sd["base_lr"].to(dev).clone()
         self.active = sd["active"].to(dev).clone()
         self._all_active = bool(self.active.all())
+        self._lr_views = {}
         self.state = {k: [t.to(dev).clone() for t in v] for k, v in sd["state"].items()}
 
 

@@ -188,15 +188,18 @@ def _plot(ctx, cfg: Config, runs: dict, results: list[dict]) -> None:
                             label=f"{pen} {key.split('_')[0]}")
             if zero and i == 0:
                 axes[0, 0].axhline(zero[0][key], ls=style, color="0.6", lw=0.8)
-        axes[0, 1].plot(lam, [r["weight_norm"] for r in rows], marker="o", color=f"C{i}",
-                        label=pen)
+        key = "l1_norm" if pen == "l1" else "weight_norm"  # the norm each penalty shrinks
+        ref = zero[0][key] if zero else 1.0
+        axes[0, 1].plot(lam, [r[key] / ref for r in rows], marker="o", color=f"C{i}",
+                        label=f"{pen}: {'Σ|θ|' if pen == 'l1' else '‖θ‖₂'}")
     axes[0, 0].set_ylabel("final cross-entropy")
     axes[0, 0].set_yscale("log")
-    axes[0, 1].set_ylabel("‖θ‖₂ after training")
+    axes[0, 1].set_ylabel("norm after training / norm at λ = 0")
     for ax in axes[0]:
         ax.set_xscale("log")
         ax.set_xlabel("λ")
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize="small")
     ctx.figure(fig, "lambda", "Final train (dotted) and test (solid) loss against λ (grey "
-               "lines: λ = 0), and the parameter norm after training.")
+               "lines: λ = 0), and the norm each penalty acts on (Σ|θ| for L1, ‖θ‖₂ for L2) "
+               "relative to the unregularised model.")
