@@ -120,19 +120,18 @@ def evaluate(model: Ensemble, split: Split, loss: str,
     return sums
 
 
-def _small_work_threads(model: Ensemble, batch_size: int) -> int | None:
-    """One thread for tiny steps, where OpenMP's fork/join costs more than it saves.
+def _small_work_threads(model: Ensemble) -> int | None:
+    """One thread for MLP work, where OpenMP's fork/join costs more than it saves.
 
     Measured on a 2-core CPU: a 100-member 1-10-10-1 ensemble step is ~2x faster on one
-    thread, and on a loaded machine two threads made MLP steps 4-50x slower (an 8-member
-    784-128-... MLP: 255 s vs 68 s). Only CNN-sized work (E·P·batch ≥ 5e7) keeps torch's
-    default. `TRAINLAB_THREADS` (set by the user or by `suite
-    --workers`) always wins.
+    thread, and on a loaded machine two threads made MLP training 4-50x slower (an
+    8-member MNIST MLP: 255 s vs 68 s; random-labels' 784-512-10 pair: 154 s vs 34 s).
+    Convolutional models keep torch's default. `TRAINLAB_THREADS` (set by the user or
+    by `suite --workers`) always wins.
     """
     if os.environ.get("TRAINLAB_THREADS"):
         return None
-    work = model.E * model.params_per_member() * batch_size
-    return 1 if work < 50_000_000 else None
+    return None if any(item[0] == "conv" for item in model.spec) else 1
 
 
 def _default_checkpoint_every(epochs: int) -> int:
@@ -236,7 +235,7 @@ def fit(model: Ensemble, train: Split, *, epochs: int, batch_size: int, loss: st
     model.train()
     step = start_epoch * max(1, -(-n // batch_size))
     threads_before = torch.get_num_threads()
-    threads = _small_work_threads(model, min(batch_size, n))
+    threads = _small_work_threads(model)
     if threads is not None and device.type == "cpu":
         torch.set_num_threads(threads)
     try:

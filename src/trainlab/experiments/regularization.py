@@ -188,9 +188,9 @@ def _plot(ctx, cfg: Config, runs: dict, results: list[dict]) -> None:
                             label=f"{pen} {key.split('_')[0]}")
             if zero and i == 0:
                 axes[0, 0].axhline(zero[0][key], ls=style, color="0.6", lw=0.8)
-        key = "l1_norm" if pen == "l1" else "weight_norm"  # the norm each penalty shrinks
-        ref = zero[0][key] if zero else 1.0
-        axes[0, 1].plot(lam, [r[key] / ref for r in rows], marker="o", color=f"C{i}",
+        norm = "l1_norm" if pen == "l1" else "weight_norm"  # the norm each penalty shrinks
+        ref = zero[0][norm] if zero else 1.0
+        axes[0, 1].plot(lam, [r[norm] / ref for r in rows], marker="o", color=f"C{i}",
                         label=f"{pen}: {'Σ|θ|' if pen == 'l1' else '‖θ‖₂'}")
     axes[0, 0].set_ylabel("final cross-entropy")
     axes[0, 0].set_yscale("log")
