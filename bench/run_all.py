@@ -28,7 +28,9 @@ def main() -> int:
         script = HERE / f"{name}.py"
         if (only and name not in only) or not script.exists():
             continue
-        cmd = [sys.executable, str(script), "--json", "--device", args.device]
+        cmd = [sys.executable, str(script), "--json"]
+        if args.device != "cpu":
+            cmd += ["--device", args.device]
         if args.quick:
             cmd.append("--quick")
         if args.threads:
