@@ -18,12 +18,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-import torch
 
 from trainlab.config import BaseConfig, option
-from trainlab.data import load_dataset, standardize
 from trainlab.diagnostics import interpolate
 from trainlab.errors import BadInput
+from trainlab.experiments._classification import DataConfig, MLPConfig, load_data, validate_data
 from trainlab.models import mlp
 from trainlab.registry import experiment
 from trainlab.report.plots import new_figure
@@ -31,19 +30,10 @@ from trainlab.train import Split, evaluate, fit
 
 
 @dataclass
-class DataConfig:
-    name: Literal["mnist", "fashion-mnist", "digits"] = option(
-        "mnist", "built-in dataset (mnist = the 5k subset unless data.root is given)")
-    root: str = option("", "folder of IDX files (full MNIST / Fashion-MNIST); empty: built-in")
-    max_train: int = option(0, "use at most this many training images (0 = all)", minimum=0)
-    max_test: int = option(0, "use at most this many test images (0 = all)", minimum=0)
+class ModelConfig(MLPConfig):
+    """The `model` section: a plain MLP, with this experiment's default widths."""
 
-
-@dataclass
-class ModelConfig:
     widths: list[int] = option([256], "hidden widths of the MLP (no BatchNorm)")
-    activation: Literal["relu", "sigmoid", "tanh", "gelu", "elu", "leaky_relu"] = option(
-        "relu", "hidden activation")
 
 
 @dataclass
@@ -69,8 +59,7 @@ class Config(BaseConfig):
             raise BadInput("config key 'alpha_max': must be larger than alpha_min")
         if (self.alpha_max - self.alpha_min) / self.alpha_step > 1000:
             raise BadInput("config key 'alpha_step': at most 1000 α values")
-        if self.data.root and self.data.name == "digits":
-            raise BadInput("config key 'data.root': not used with data.name = digits")
+        validate_data(self.data)
 
 
 PRESETS = {
@@ -79,23 +68,6 @@ PRESETS = {
     "quick": {"epochs": 15, "model": {"widths": [128]}, "alpha_step": 0.1,
               "data": {"max_train": 2000}},
 }
-
-
-def load_data(cfg, device: torch.device):
-    """Flattened (standardized) train/test images and labels on `device`, plus class count."""
-    ds = load_dataset(cfg.data.name, root=cfg.data.root or None, seed=cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    xtr, ytr, xte, yte = ds.x_train, ds.y_train, ds.x_test, ds.y_test
-    if cfg.data.max_train and cfg.data.max_train < len(xtr):
-        keep = torch.randperm(len(xtr), generator=gen)[:cfg.data.max_train]
-        xtr, ytr = xtr[keep], ytr[keep]
-    if cfg.data.max_test and cfg.data.max_test < len(xte):
-        keep = torch.randperm(len(xte), generator=gen)[:cfg.data.max_test]
-        xte, yte = xte[keep], yte[keep]
-    xtr, xte = xtr.reshape(len(xtr), -1), xte.reshape(len(xte), -1)
-    if cfg.normalize:
-        _, _, (xtr, xte) = standardize(xtr, xte, per_feature=False)
-    return [t.to(device) for t in (xtr, ytr, xte, yte)], int(ds.num_classes)
 
 
 def alpha_grid(lo: float, hi: float, step: float) -> list[float]:

@@ -19,24 +19,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-import torch
 
 from trainlab.config import BaseConfig, option
-from trainlab.data import load_dataset, standardize
 from trainlab.errors import BadInput
+from trainlab.experiments._classification import DataConfig, load_data, validate_data
 from trainlab.models import mlp
 from trainlab.registry import experiment
 from trainlab.report.plots import new_figure
 from trainlab.train import Split, fit
-
-
-@dataclass
-class DataConfig:
-    name: Literal["mnist", "fashion-mnist", "digits"] = option(
-        "mnist", "built-in dataset (mnist = the 5k subset unless data.root is given)")
-    root: str = option("", "folder of IDX files (full MNIST / Fashion-MNIST); empty: built-in")
-    max_train: int = option(0, "use at most this many training images (0 = all)", minimum=0)
-    max_test: int = option(0, "use at most this many test images (0 = all)", minimum=0)
 
 
 @dataclass
@@ -63,8 +53,7 @@ class Config(BaseConfig):
             raise BadInput("config key 'widths': give at least one width")
         if self.momentum >= 1:
             raise BadInput("config key 'momentum': must be < 1")
-        if self.data.root and self.data.name == "digits":
-            raise BadInput("config key 'data.root': not used with data.name = digits")
+        validate_data(self.data)
 
 
 PRESETS = {
@@ -73,23 +62,6 @@ PRESETS = {
     "quick": {"widths": [2, 4, 8, 16, 32, 64, 128], "runs": 1, "epochs": 10,
               "data": {"max_train": 2000}},
 }
-
-
-def load_data(cfg, device: torch.device):
-    """Flattened (standardized) train/test images and labels on `device`, plus class count."""
-    ds = load_dataset(cfg.data.name, root=cfg.data.root or None, seed=cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    xtr, ytr, xte, yte = ds.x_train, ds.y_train, ds.x_test, ds.y_test
-    if cfg.data.max_train and cfg.data.max_train < len(xtr):
-        keep = torch.randperm(len(xtr), generator=gen)[:cfg.data.max_train]
-        xtr, ytr = xtr[keep], ytr[keep]
-    if cfg.data.max_test and cfg.data.max_test < len(xte):
-        keep = torch.randperm(len(xte), generator=gen)[:cfg.data.max_test]
-        xte, yte = xte[keep], yte[keep]
-    xtr, xte = xtr.reshape(len(xtr), -1), xte.reshape(len(xte), -1)
-    if cfg.normalize:
-        _, _, (xtr, xte) = standardize(xtr, xte, per_feature=False)
-    return [t.to(device) for t in (xtr, ytr, xte, yte)], int(ds.num_classes)
 
 
 METRICS = ("train_loss", "test_loss", "train_accuracy", "test_accuracy")

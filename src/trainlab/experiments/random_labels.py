@@ -24,8 +24,9 @@ import numpy as np
 import torch
 
 from trainlab.config import BaseConfig, option
-from trainlab.data import corrupt_labels, load_dataset, standardize
+from trainlab.data import corrupt_labels
 from trainlab.errors import BadInput
+from trainlab.experiments._classification import DataConfig, MLPConfig, load_data, validate_data
 from trainlab.models import mlp
 from trainlab.registry import experiment
 from trainlab.report.plots import new_figure
@@ -34,19 +35,10 @@ from trainlab.train import Split, fit
 
 
 @dataclass
-class ModelConfig:
+class ModelConfig(MLPConfig):
+    """The `model` section: a plain MLP, with this experiment's default widths."""
+
     widths: list[int] = option([512], "hidden widths of the MLP")
-    activation: Literal["relu", "sigmoid", "tanh", "gelu", "elu", "leaky_relu"] = option(
-        "relu", "hidden activation")
-
-
-@dataclass
-class DataConfig:
-    name: Literal["mnist", "fashion-mnist", "digits"] = option(
-        "mnist", "built-in dataset (mnist = the 5k subset unless data.root is given)")
-    root: str = option("", "folder of IDX files (full MNIST / Fashion-MNIST); empty: built-in")
-    max_train: int = option(0, "use at most this many training images (0 = all)", minimum=0)
-    max_test: int = option(0, "use at most this many test images (0 = all)", minimum=0)
 
 
 @dataclass
@@ -73,8 +65,7 @@ class Config(BaseConfig):
             raise BadInput("config key 'fit_threshold': must be <= 1")
         if self.momentum >= 1:
             raise BadInput("config key 'momentum': must be < 1")
-        if self.data.root and self.data.name == "digits":
-            raise BadInput("config key 'data.root': not used with data.name = digits")
+        validate_data(self.data)
 
 
 PRESETS = {
@@ -82,23 +73,6 @@ PRESETS = {
               "data": {"max_train": 500, "max_test": 200}},
     "quick": {"epochs": 30, "model": {"widths": [256]}, "data": {"max_train": 1000}},
 }
-
-
-def load_data(cfg: Config, device: torch.device):
-    """Flattened (standardized) train/test images and labels on `device`, plus class count."""
-    ds = load_dataset(cfg.data.name, root=cfg.data.root or None, seed=cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    xtr, ytr, xte, yte = ds.x_train, ds.y_train, ds.x_test, ds.y_test
-    if cfg.data.max_train and cfg.data.max_train < len(xtr):
-        keep = torch.randperm(len(xtr), generator=gen)[:cfg.data.max_train]
-        xtr, ytr = xtr[keep], ytr[keep]
-    if cfg.data.max_test and cfg.data.max_test < len(xte):
-        keep = torch.randperm(len(xte), generator=gen)[:cfg.data.max_test]
-        xte, yte = xte[keep], yte[keep]
-    xtr, xte = xtr.reshape(len(xtr), -1), xte.reshape(len(xte), -1)
-    if cfg.normalize:
-        _, _, (xtr, xte) = standardize(xtr, xte, per_feature=False)
-    return [t.to(device) for t in (xtr, ytr, xte, yte)], int(ds.num_classes)
 
 
 def epochs_to_fit(epochs: list[int], accuracy: np.ndarray, threshold: float) -> int | None:

@@ -21,10 +21,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-import torch
 
 from trainlab.config import BaseConfig, option
-from trainlab.data import load_dataset, standardize
 from trainlab.diagnostics import (
     flatten_params,
     jacobian_norms,
@@ -33,6 +31,7 @@ from trainlab.diagnostics import (
     sharpness,
 )
 from trainlab.errors import BadInput
+from trainlab.experiments._classification import DataConfig, MLPConfig, load_data, validate_data
 from trainlab.models import mlp
 from trainlab.registry import experiment
 from trainlab.report.plots import new_figure
@@ -40,25 +39,9 @@ from trainlab.train import History, Split, evaluate, fit
 
 
 @dataclass
-class DataConfig:
-    name: Literal["mnist", "fashion-mnist", "digits"] = option(
-        "mnist", "built-in dataset (mnist = the 5k subset unless data.root is given)")
-    root: str = option("", "folder of IDX files (full MNIST / Fashion-MNIST); empty: built-in")
-    max_train: int = option(0, "use at most this many training images (0 = all)", minimum=0)
-    max_test: int = option(0, "use at most this many test images (0 = all)", minimum=0)
-
-
-@dataclass
-class ModelConfig:
-    widths: list[int] = option([64], "hidden widths of the MLP")
-    activation: Literal["relu", "sigmoid", "tanh", "gelu", "elu", "leaky_relu"] = option(
-        "relu", "hidden activation")
-
-
-@dataclass
 class Config(BaseConfig):
     data: DataConfig = option(DataConfig(), "the images")
-    model: ModelConfig = option(ModelConfig(), "the network (the same for every batch size)")
+    model: MLPConfig = option(MLPConfig(), "the network (the same for every batch size)")
     batch_sizes: list[int] = option([16, 64, 256, 1024, 4000], "batch sizes compared "
                                     "(capped at the number of training images)")
     epochs: int = option(1500, "epoch cap of the stopping rule (full batch needs ≈1000)")
@@ -81,8 +64,7 @@ class Config(BaseConfig):
     def validate(self) -> None:
         if len(self.batch_sizes) < 2:
             raise BadInput("config key 'batch_sizes': give at least two batch sizes")
-        if self.data.root and self.data.name == "digits":
-            raise BadInput("config key 'data.root': not used with data.name = digits")
+        validate_data(self.data)
 
 
 PRESETS = {
@@ -92,23 +74,6 @@ PRESETS = {
     "quick": {"batch_sizes": [16, 64, 256, 1000], "epochs": 600, "loss_threshold": 1e-2,
               "sharpness_examples": 500, "data": {"max_train": 1000}},
 }
-
-
-def load_data(cfg, device: torch.device):
-    """Flattened (standardized) train/test images and labels on `device`, plus class count."""
-    ds = load_dataset(cfg.data.name, root=cfg.data.root or None, seed=cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    xtr, ytr, xte, yte = ds.x_train, ds.y_train, ds.x_test, ds.y_test
-    if cfg.data.max_train and cfg.data.max_train < len(xtr):
-        keep = torch.randperm(len(xtr), generator=gen)[:cfg.data.max_train]
-        xtr, ytr = xtr[keep], ytr[keep]
-    if cfg.data.max_test and cfg.data.max_test < len(xte):
-        keep = torch.randperm(len(xte), generator=gen)[:cfg.data.max_test]
-        xte, yte = xte[keep], yte[keep]
-    xtr, xte = xtr.reshape(len(xtr), -1), xte.reshape(len(xte), -1)
-    if cfg.normalize:
-        _, _, (xtr, xte) = standardize(xtr, xte, per_feature=False)
-    return [t.to(device) for t in (xtr, ytr, xte, yte)], int(ds.num_classes)
 
 
 def batch_sizes(cfg, n_train: int) -> list[int]:
