@@ -40,3 +40,13 @@ def test_load_and_repr_html(tmp_path):
 def test_list_experiments():
     ids = [e["id"] for e in trainlab.list_experiments()]
     assert "polyfit" in ids
+
+
+def test_sweep_from_python(tmp_path):
+    space = tmp_path / "space.toml"
+    space.write_text('[epochs]\ntype = "categorical"\nchoices = [5, 20]\n')
+    folder = trainlab.sweep("polyfit", sampler="grid", space=str(space), preset="smoke",
+                            objective="best_max_abs_coeff_error", runs_dir=str(tmp_path))
+    best = json.loads((folder / "best.json").read_text())
+    assert best["params"]["epochs"] == 20  # more epochs get closer to the true coefficients
+    assert (folder / "trials.csv").exists()

@@ -108,6 +108,38 @@ def load(run_dir: str | Path) -> Run:
     return Run(path)
 
 
+def sweep(exp: str, sampler: str = "tpe", trials: int | None = None,
+          sets: dict[str, Any] | None = None, **options: Any) -> Path:
+    """Run `trainlab sweep EXP` from Python; returns the sweep folder.
+
+    Options are the command's, with underscores: `space="space.toml"`,
+    `storage="journal:runs/s.journal"`, `objective="test_loss"`, `preset="smoke"`,
+    `population=12`, `runs_dir=...`. `sets` are config overrides (`--set k=v`).
+    Raises `BadInput` for bad input and `RunFailed` when the study did not reach its target.
+    """
+    import contextlib
+    import io
+    import json
+
+    from trainlab.cli import build_parser
+
+    argv = ["sweep", exp, "--sampler", sampler]
+    if trials is not None:
+        argv += ["--trials", str(trials)]
+    for key, value in options.items():
+        argv += [f"--{key.replace('_', '-')}", str(value)]
+    for key, value in (sets or {}).items():
+        argv += ["--set", f"{key}={json.dumps(value)}"]
+    args = build_parser().parse_args(argv)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = args.func(args)
+    lines = out.getvalue().strip().splitlines()
+    if code != 0 or not lines:
+        raise RunFailed(f"sweep {exp} ended with exit code {code}")
+    return Path(lines[-1])
+
+
 def list_experiments() -> list[dict]:
     """`[{id, chapter, purpose}]` of every registered experiment."""
     return [{"id": e.id, "chapter": e.chapter, "purpose": e.purpose} for e in all_experiments()]
