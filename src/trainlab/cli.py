@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -168,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("trainlab: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `trainlab show mnist | head`: the reader went away
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - silence the exit-time flush
+        return 0
 
 
 if __name__ == "__main__":
