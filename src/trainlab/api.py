@@ -110,34 +110,10 @@ def load(run_dir: str | Path) -> Run:
 
 def sweep(exp: str, sampler: str = "tpe", trials: int | None = None,
           sets: dict[str, Any] | None = None, **options: Any) -> Path:
-    """Run `trainlab sweep EXP` from Python; returns the sweep folder.
+    """Run `trainlab sweep EXP` from Python; returns the sweep folder (see `trainlab.sweep`)."""
+    from trainlab.sweep import run_sweep
 
-    Options are the command's, with underscores: `space="space.toml"`,
-    `storage="journal:runs/s.journal"`, `objective="test_loss"`, `preset="smoke"`,
-    `population=12`, `runs_dir=...`. `sets` are config overrides (`--set k=v`).
-    Raises `BadInput` for bad input and `RunFailed` when the study did not reach its target.
-    """
-    import contextlib
-    import io
-    import json
-
-    from trainlab.cli import build_parser
-
-    argv = ["sweep", exp, "--sampler", sampler]
-    if trials is not None:
-        argv += ["--trials", str(trials)]
-    for key, value in options.items():
-        argv += [f"--{key.replace('_', '-')}", str(value)]
-    for key, value in (sets or {}).items():
-        argv += ["--set", f"{key}={json.dumps(value)}"]
-    args = build_parser().parse_args(argv)
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = args.func(args)
-    lines = out.getvalue().strip().splitlines()
-    if code != 0 or not lines:
-        raise RunFailed(f"sweep {exp} ended with exit code {code}")
-    return Path(lines[-1])
+    return run_sweep(exp, sampler=sampler, trials=trials, sets=sets, **options)
 
 
 def list_experiments() -> list[dict]:

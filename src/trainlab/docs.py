@@ -51,7 +51,7 @@ REFERENCES = {
 }
 
 API = [
-    ("trainlab", ["run", "load", "list_experiments", "sweep", "Run"]),
+    ("trainlab.api", ["run", "load", "list_experiments", "sweep", "Run"]),
     ("trainlab.models", ["Ensemble", "mlp", "mlp_spec", "pytorch_examples_cnn_spec",
                          "small_cnn_spec", "size_to_budget", "mlp_param_count"]),
     ("trainlab.train", ["fit", "Split", "History", "FitResult", "evaluate"]),

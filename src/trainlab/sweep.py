@@ -280,3 +280,53 @@ def main(args) -> int:
             write_index(args.runs_dir)
     print(s.sweep_dir)
     return code
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:
+        raise BadInput(f"sweep: {message}")
+
+
+def run_sweep(exp: str, sampler: str = "tpe", trials: int | None = None,
+              sets: dict | None = None, **options) -> Path:
+    """Run a sweep from Python, like `trainlab sweep`; returns the sweep folder.
+
+    Options are the command's, with underscores: `space="space.toml"`,
+    `storage="journal:runs/s.journal"`, `objective="test_loss"`, `preset="smoke"`,
+    `population=12`, `runs_dir=...`. `sets` are config overrides (`--set k=v`).
+    Raises `BadInput` for bad input and `RunFailed` when the study missed its target.
+    """
+    import contextlib
+    import io
+    import json
+
+    from trainlab.errors import RunFailed
+
+    argv = [exp, "--sampler", sampler]
+    if trials is not None:
+        argv += ["--trials", str(trials)]
+    for key, value in options.items():
+        argv += [f"--{key.replace('_', '-')}", str(value)]
+    for key, value in (sets or {}).items():
+        argv += ["--set", f"{key}={json.dumps(value)}"]
+    parser = _Parser(prog="trainlab sweep")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(args)
+    lines = out.getvalue().strip().splitlines()
+    if code != 0 or not lines:
+        raise RunFailed(f"sweep {exp} ended with exit code {code}")
+    return Path(lines[-1])
+
+
+class _CallableModule(type(sys)):
+    """`trainlab.sweep(...)` stays the API function even after `import trainlab.sweep`
+    has made the package attribute this module."""
+
+    def __call__(self, *args, **kwargs):
+        return run_sweep(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

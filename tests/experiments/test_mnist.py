@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from torch import nn
 
 from trainlab.data import load_dataset
@@ -12,16 +11,6 @@ from trainlab.errors import BadInput
 from trainlab.runner import execute
 
 KEYS = {"test_accuracy", "test_error", "train_error", "epochs", "params", "confusion_matrix"}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """One intra-op thread: on a 2-core machine shared with other jobs, OpenMP's spinning
-    threads make these small models several times slower, not faster."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -1,21 +1,10 @@
 """numpy-mlp: gradient check, λ sweep and momentum of the from-scratch NumPy MLP."""
 
 import pytest
-import torch
 
 from trainlab.config import resolve
 from trainlab.experiments import numpy_mlp
 from trainlab.runner import execute
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """One intra-op thread: on a 2-core machine shared with other jobs, OpenMP's spinning
-    threads make these small models several times slower, not faster."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -9,16 +9,6 @@ from trainlab.runner import execute
 ALL = {"sgd", "momentum", "adagrad", "adadelta", "adam", "lbfgs"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """One intra-op thread: on a 2-core machine shared with other jobs, OpenMP's spinning
-    threads make these small models several times slower, not faster."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
     out = execute("optimizers", preset="smoke", runs_dir=tmp_path_factory.mktemp("runs"),

@@ -10,16 +10,6 @@ from trainlab.numpy_nn import init_params, loss_and_grads
 from trainlab.runner import execute
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """One intra-op thread: on a 2-core machine shared with other jobs, OpenMP's spinning
-    threads make these small models several times slower, not faster."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
     out = execute("regularization", preset="smoke", runs_dir=tmp_path_factory.mktemp("runs"),
