@@ -13,7 +13,7 @@ import signal
 import sys
 from pathlib import Path
 
-from trainlab.config import PRESETS, describe_fields, parse_set_value
+from trainlab.config import PRESETS, describe_fields, parse_sets
 from trainlab.errors import BadInput
 from trainlab.registry import all_experiments, get
 from trainlab.report.render import fmt
@@ -24,18 +24,6 @@ EXIT_BAD_INPUT = 2
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, no usage dump
         raise BadInput(f"{self.prog}: {message}")
-
-
-def _parse_sets(items: list[str]) -> dict:
-    sets = {}
-    for item in items or []:
-        if "=" not in item:
-            raise BadInput(f"--set {item!r}: expected key=value")
-        key, value = item.split("=", 1)
-        if not key.strip():
-            raise BadInput(f"--set {item!r}: empty key")
-        sets[key.strip()] = parse_set_value(value)
-    return sets
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
@@ -147,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             from trainlab.runner import execute
 
-            outcome = execute(args.experiment, preset=args.preset, sets=_parse_sets(args.sets),
+            outcome = execute(args.experiment, preset=args.preset, sets=parse_sets(args.sets),
                               config_file=args.config_file, seed=args.seed, device=args.device,
                               out=args.out, runs_dir=args.runs_dir, quiet=args.json)
             return _finish(outcome, args.json)

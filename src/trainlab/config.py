@@ -97,6 +97,19 @@ def parse_set_value(text: str) -> Any:
         return text
 
 
+def parse_sets(items: list[str] | None) -> dict[str, Any]:
+    """`["a.b=1", "c=adam"]` (repeated `--set`) -> `{"a.b": 1, "c": "adam"}`."""
+    sets = {}
+    for item in items or []:
+        if "=" not in item:
+            raise BadInput(f"--set {item!r}: expected key=value")
+        key, value = item.split("=", 1)
+        if not key.strip():
+            raise BadInput(f"--set {item!r}: empty key")
+        sets[key.strip()] = parse_set_value(value)
+    return sets
+
+
 def _coerce(value: Any, tp: Any, key: str) -> Any:
     origin = typing.get_origin(tp)
     if origin in (types.UnionType, typing.Union):

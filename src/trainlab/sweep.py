@@ -24,7 +24,7 @@ import re
 import sys
 from pathlib import Path
 
-from trainlab.config import parse_set_value, resolve
+from trainlab.config import parse_sets, resolve
 from trainlab.errors import BadInput
 from trainlab.registry import get
 
@@ -77,16 +77,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=main)
 
 
-def _parse_sets(items: list[str]) -> dict:
-    sets = {}
-    for item in items or []:
-        if "=" not in item or not item.split("=", 1)[0].strip():
-            raise BadInput(f"--set {item!r}: expected key=value")
-        key, value = item.split("=", 1)
-        sets[key.strip()] = parse_set_value(value)
-    return sets
-
-
 def _storage_text(text: str | None) -> str | None:
     if text and text.startswith("env:"):
         name = text[4:]
@@ -123,7 +113,7 @@ def prepare(args):
 
     _check_numbers(args)
     exp = get(args.experiment)
-    user_sets = _parse_sets(args.sets)
+    user_sets = parse_sets(args.sets)
     ga_default = None
     if args.space:
         tables, source, fixed = space.read_space_file(args.space), str(args.space), {}

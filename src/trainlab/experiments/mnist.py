@@ -24,6 +24,7 @@ from trainlab.config import BaseConfig, option
 from trainlab.data import load_dataset, standardize
 from trainlab.diagnostics import activation_maps, weight_histograms
 from trainlab.errors import BadInput
+from trainlab.experiments._classification import DataConfig, validate_data
 from trainlab.models import Ensemble, mlp_spec, pytorch_examples_cnn_spec, small_cnn_spec
 from trainlab.registry import experiment
 from trainlab.report.plots import new_figure
@@ -44,15 +45,6 @@ class ModelConfig:
                                  "blocks", positive=True)
     hidden: int = option(64, "fully connected width after the small cnn's convolutions "
                          "(0 = none)", minimum=0)
-
-
-@dataclass
-class DataConfig:
-    name: Literal["mnist", "fashion-mnist", "digits"] = option(
-        "mnist", "built-in dataset (mnist = the 5k subset unless data.root is given)")
-    root: str = option("", "folder of IDX files (full MNIST / Fashion-MNIST); empty: built-in")
-    max_train: int = option(0, "use at most this many training images (0 = all)", minimum=0)
-    max_test: int = option(0, "use at most this many test images (0 = all)", minimum=0)
 
 
 @dataclass
@@ -79,8 +71,7 @@ class Config(BaseConfig):
     def validate(self) -> None:
         if self.momentum >= 1:
             raise BadInput("config key 'momentum': must be < 1")
-        if self.data.root and self.data.name == "digits":
-            raise BadInput("config key 'data.root': not used with data.name = digits")
+        validate_data(self.data)
         if self.data.max_test and self.image_index >= self.data.max_test:
             raise BadInput("config key 'image_index': must be < data.max_test")
 
