@@ -18,7 +18,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "sweeps"))
 
 import sweep_fake  # noqa: E402
-from sweep_fake import write_space  # noqa: E402
+from sweep_fake import SPACE, write_space  # noqa: E402
 
 from trainlab.errors import BadInput  # noqa: E402
 from trainlab.registry import get  # noqa: E402
@@ -26,19 +26,6 @@ from trainlab.sweeps import space as sp  # noqa: E402
 
 pytest.importorskip("optuna")
 
-SPACE = """
-[x]
-type = "float"
-low = -1.0
-high = 1.0
-[y]
-type = "float"
-low = -1.0
-high = 1.0
-[opt]
-type = "categorical"
-choices = ["a", "b"]
-"""
 
 
 @pytest.fixture

@@ -86,3 +86,19 @@ def run_cli(*args: str, cwd: Path, timeout: float = 240) -> subprocess.Completed
 def write_space(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
+
+
+# A space over the fake experiment's three parameters (x, y continuous; opt categorical).
+SPACE = """
+[x]
+type = "float"
+low = -1.0
+high = 1.0
+[y]
+type = "float"
+low = -1.0
+high = 1.0
+[opt]
+type = "categorical"
+choices = ["a", "b"]
+"""

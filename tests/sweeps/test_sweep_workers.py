@@ -21,24 +21,10 @@ from pathlib import Path
 
 import pytest
 import sweep_fake
-from sweep_fake import run_cli, write_space
+from sweep_fake import SPACE, run_cli, write_space
 
 optuna = pytest.importorskip("optuna")
 from optuna.trial import TrialState  # noqa: E402
-
-RANDOM_SPACE = """
-[x]
-type = "float"
-low = -1.0
-high = 1.0
-[y]
-type = "float"
-low = -1.0
-high = 1.0
-[opt]
-type = "categorical"
-choices = ["a", "b"]
-"""
 
 GRID_SPACE = """
 [x]
@@ -96,7 +82,7 @@ def _kill_one_running_trial(out: Path, parent: subprocess.Popen, timeout: float 
 @pytest.mark.parametrize("kind,sampler", [("postgres", "grid"), ("journal", "random")])
 def test_three_workers_one_killed(kind, sampler, request, tmp_path):
     url = _storage(kind, request, tmp_path)
-    space = write_space(tmp_path / "space.toml", GRID_SPACE if sampler == "grid" else RANDOM_SPACE)
+    space = write_space(tmp_path / "space.toml", GRID_SPACE if sampler == "grid" else SPACE)
     out = tmp_path / "sweep"
     study = f"kill-{kind}-{sampler}"
     target = len(GRID_POINTS) if sampler == "grid" else 9
@@ -170,7 +156,7 @@ def test_workers_join_an_existing_study(postgres_url, tmp_path, fake_exp, capsys
     """Two sweep commands on one study (as on two hosts): the second only tops it up."""
     from trainlab.cli import main
 
-    space = write_space(tmp_path / "space.toml", RANDOM_SPACE)
+    space = write_space(tmp_path / "space.toml", SPACE)
     args = ["sweep", fake_exp, "--sampler", "tpe", "--storage", postgres_url, "--study",
             "joined", "--space", str(space), "--preset", "smoke", "--runs-dir",
             str(tmp_path / "runs")]
