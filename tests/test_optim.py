@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from trainlab import optim
 from trainlab.optim import make_optimizer, schedule
 
 CASES = [
@@ -24,20 +25,60 @@ def _quadratic_grads(theta: torch.Tensor, step: int) -> torch.Tensor:
     return torch.sin(theta * (step + 1)) + theta ** 3 * 0.1
 
 
+@pytest.fixture(params=["flat", "per-tensor"])
+def grouping(request, monkeypatch):
+    """Run a test with all parameters in one (E, P) group and with one group per tensor."""
+    monkeypatch.setattr(optim, "FLAT_BELOW", 10 ** 9 if request.param == "flat" else 0)
+    return request.param
+
+
 @pytest.mark.parametrize("name,ours,torch_cls,theirs", CASES)
-def test_matches_torch_optim(name, ours, torch_cls, theirs):
+def test_matches_torch_optim(name, ours, torch_cls, theirs, grouping):
     torch.manual_seed(0)
-    start = torch.randn(3, 4, dtype=torch.float64)
-    p_ref = start.clone().requires_grad_(True)
-    p_ens = start.clone().unsqueeze(0).requires_grad_(True)  # E = 1
-    ref = torch_cls([p_ref], **theirs)
-    ens = make_optimizer(name, [p_ens], ours.pop("lr"), **ours)
+    starts = [torch.randn(3, 4, dtype=torch.float64), torch.randn(5, dtype=torch.float64)]
+    refs = [s.clone().requires_grad_(True) for s in starts]
+    ens = [s.clone().unsqueeze(0).requires_grad_(True) for s in starts]  # E = 1
+    ref = torch_cls(refs, **theirs)
+    ours = dict(ours)
+    opt = make_optimizer(name, ens, ours.pop("lr"), **ours)
+    assert opt.flat == (grouping == "flat")
     for step in range(25):
-        p_ref.grad = _quadratic_grads(p_ref.detach(), step)
-        p_ens.grad = _quadratic_grads(p_ens.detach(), step)
+        for r, e in zip(refs, ens, strict=True):
+            r.grad = _quadratic_grads(r.detach(), step)
+            e.grad = _quadratic_grads(e.detach(), step)
         ref.step()
-        ens.step()
-    torch.testing.assert_close(p_ens.detach()[0], p_ref.detach(), rtol=1e-12, atol=1e-12)
+        opt.step()
+    for r, e in zip(refs, ens, strict=True):
+        torch.testing.assert_close(e.detach()[0], r.detach(), rtol=1e-12, atol=1e-12)
+
+
+def test_checkpoint_moves_between_groupings(monkeypatch):
+    """A state saved with one grouping continues identically under the other."""
+    def fresh():
+        return [torch.ones(2, 3, requires_grad=True), torch.ones(2, 4, 2, requires_grad=True)]
+
+    def run(params, opt, steps):
+        for step in steps:
+            for p in params:
+                p.grad = _quadratic_grads(p.detach(), step)
+            opt.step()
+
+    monkeypatch.setattr(optim, "FLAT_BELOW", 10 ** 9)
+    a = fresh()
+    oa = make_optimizer("adam", a, [0.1, 0.2])
+    run(a, oa, range(3))
+    monkeypatch.setattr(optim, "FLAT_BELOW", 0)
+    b = fresh()
+    ob = make_optimizer("adam", b, 0.5)
+    assert oa.flat and not ob.flat
+    with torch.no_grad():
+        for pa, pb in zip(a, b, strict=True):
+            pb.copy_(pa)
+    ob.load_state_dict(oa.state_dict())
+    run(a, oa, range(3, 6))
+    run(b, ob, range(3, 6))
+    for pa, pb in zip(a, b, strict=True):
+        torch.testing.assert_close(pa, pb, rtol=1e-6, atol=0)
 
 
 def test_per_member_learning_rates_equal_separate_runs():
@@ -76,13 +117,17 @@ def test_state_dict_roundtrip_continues_identically():
     assert torch.equal(p1, p2)
 
 
-def test_frozen_member_does_not_move():
+@pytest.mark.parametrize("name", ["sgd", "adam"])
+def test_frozen_member_does_not_move(name, grouping):
     p = torch.ones(2, 3, requires_grad=True)
-    opt = make_optimizer("sgd", [p], 0.1)
+    q = torch.ones(2, 4, requires_grad=True)
+    opt = make_optimizer(name, [p, q], 0.1, weight_decay=0.01)
     opt.freeze([1])
-    p.grad = torch.ones(2, 3)
-    opt.step()
-    assert torch.all(p[1] == 1) and torch.all(p[0] == 0.9)
+    for _ in range(3):
+        p.grad, q.grad = torch.ones(2, 3), torch.ones(2, 4)
+        opt.step()
+    assert torch.all(p[1] == 1) and torch.all(q[1] == 1)
+    assert torch.all(p[0] < 1) and torch.all(q[0] < 1)
 
 
 def test_schedules():

@@ -28,13 +28,23 @@ ACTIVATIONS = {
 }
 
 
-def _init_member(shape: tuple[int, ...], fan_in: int, gen: torch.Generator,
-                 init_std: float | None) -> torch.Tensor:
-    # PyTorch's default for Linear/Conv (kaiming_uniform with a=sqrt(5)) is U(±1/sqrt(fan_in)).
+def _draw(out: torch.Tensor, gen: torch.Generator, init_std: float | None) -> None:
+    """Raw draws into one member's slice: N(0, 1) with `init_std`, else U[0, 1)."""
+    (torch.randn if init_std is not None else torch.rand)(out.shape, generator=gen, out=out)
+
+
+def _scale_(t: torch.Tensor, fan_in: int, init_std: float | None) -> None:
+    """Turn raw draws into N(0, init_std²) or PyTorch's default U(±1/sqrt(fan_in)).
+
+    PyTorch's default for Linear/Conv (kaiming_uniform with a=sqrt(5)) is
+    U(±1/sqrt(fan_in)), drawn as rand·2b − b; the same arithmetic on all members at
+    once gives the same bits as on each alone.
+    """
     if init_std is not None:
-        return torch.randn(shape, generator=gen) * init_std
-    bound = 1.0 / math.sqrt(fan_in)
-    return torch.rand(shape, generator=gen) * (2 * bound) - bound
+        t.mul_(init_std)
+    else:
+        bound = 1.0 / math.sqrt(fan_in)
+        t.mul_(2 * bound).sub_(bound)
 
 
 class EnsembleLinear(nn.Module):
@@ -46,15 +56,25 @@ class EnsembleLinear(nn.Module):
         self.weight = nn.Parameter(torch.empty(ensemble_size, out_features, in_features))
         self.bias = nn.Parameter(torch.empty(ensemble_size, out_features))
 
-    def init_member(self, e: int, gen: torch.Generator, init_std: float | None) -> None:
-        with torch.no_grad():
-            self.weight[e] = _init_member(self.weight.shape[1:], self.in_features, gen, init_std)
-            self.bias[e] = _init_member(self.bias.shape[1:], self.in_features, gen, init_std)
+    @property
+    def fan_in(self) -> int:
+        return self.in_features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_features_major(x.transpose(1, 2)).transpose(1, 2)
+
+    def forward_features_major(self, h: torch.Tensor) -> torch.Tensor:
+        """`(E, in, B) -> (E, out, B)`, as `W h + b`.
+
+        With the batch as the long inner axis, every batched GEMM of the forward and
+        backward pass has B as its N dimension, which MKL runs 1.4-2x faster for the
+        small per-member matrices of an ensemble than `x W^T` (measured for 10x10 to
+        784x256 layers, see bench/ensemble.py), and the activations between layers stay
+        contiguous, so element-wise steps and their gradients never mix layouts.
+        """
         if self.in_features == 1:  # an outer product: broadcasting beats a batched matmul
-            return torch.addcmul(self.bias.unsqueeze(1), x, self.weight.transpose(1, 2))
-        return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight.transpose(1, 2))
+            return torch.addcmul(self.bias.unsqueeze(2), self.weight, h)
+        return torch.baddbmm(self.bias.unsqueeze(2), self.weight, h)
 
     def member(self, e: int) -> nn.Linear:
         layer = nn.Linear(self.in_features, self.out_features)
@@ -76,11 +96,9 @@ class EnsembleConv2d(nn.Module):
             torch.empty(ensemble_size, out_channels, in_channels, kernel_size, kernel_size))
         self.bias = nn.Parameter(torch.empty(ensemble_size, out_channels))
 
-    def init_member(self, e: int, gen: torch.Generator, init_std: float | None) -> None:
-        fan_in = self.cin * self.k * self.k
-        with torch.no_grad():
-            self.weight[e] = _init_member(self.weight.shape[1:], fan_in, gen, init_std)
-            self.bias[e] = _init_member(self.bias.shape[1:], fan_in, gen, init_std)
+    @property
+    def fan_in(self) -> int:
+        return self.cin * self.k * self.k
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self.weight.reshape(self.E * self.cout, self.cin, self.k, self.k)
@@ -139,34 +157,51 @@ class Ensemble(nn.Module):
             self.layers.append(layer)
         self.output_shape = shape
         self.init_std = init_std
-        for e, seed in enumerate(self.seeds):
-            self.init_member(e, seed)
+        self._initialise(list(enumerate(self.seeds)))
 
     def init_member(self, e: int, seed: int) -> None:
         """(Re)initialise member `e` from `seed`, as a single model with that seed."""
-        gen = torch.Generator().manual_seed(seed)
-        for layer in self.layers:
-            if isinstance(layer, (EnsembleLinear, EnsembleConv2d)):
-                layer.init_member(e, gen, self.init_std)
+        self._initialise([(e, seed)])
+
+    def _initialise(self, members: list[tuple[int, int]]) -> None:
+        # Member e draws every tensor from its own generator, in layer order, as a single
+        # model would; the scaling then runs once per tensor instead of once per member.
+        tensors = [(layer.fan_in, p.data) for layer in self.layers
+                   if isinstance(layer, (EnsembleLinear, EnsembleConv2d))
+                   for p in (layer.weight, layer.bias)]
+        slices = [t.unbind(0) for _, t in tensors]
+        for e, seed in members:
+            gen = torch.Generator().manual_seed(seed)
+            for rows in slices:
+                _draw(rows[e], gen, self.init_std)
+        everyone = sorted(e for e, _ in members) == list(range(self.E))
+        for fan_in, t in tensors:
+            for target in ([t] if everyone else [t[e] for e, _ in members]):
+                _scale_(target, fan_in, self.init_std)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         E = self.E
         if x.dim() == len(self.input_shape) + 1:  # shared input: (B, ...)
             x = x.unsqueeze(0).expand(E, *x.shape)
         B = x.shape[1]
-        conv_layout = False  # (B, E*C, H, W) between convolutions
+        # Layouts between layers: "ebf" (E, B, features...), "conv" (B, E*C, H, W) between
+        # convolutions, "efb" (E, features, B) between linear layers.
+        layout = "ebf"
         for item, layer in zip(self.spec, self.layers, strict=True):
             kind = item[0]
             if kind == "conv":
-                if not conv_layout:
+                if layout == "efb":
+                    x, layout = x.transpose(1, 2), "ebf"
+                if layout == "ebf":
                     x = x.transpose(0, 1).reshape(B, E * x.shape[2], *x.shape[3:])
-                    conv_layout = True
+                    layout = "conv"
                 x = layer(x)
             elif kind == "linear":
-                if conv_layout:
-                    x = x.reshape(B, E, -1).transpose(0, 1)
-                    conv_layout = False
-                x = layer(x.reshape(E, B, -1))
+                if layout == "conv":
+                    x = x.reshape(B, E, -1).permute(1, 2, 0)
+                elif layout == "ebf":
+                    x = x.reshape(E, B, -1).transpose(1, 2)
+                x, layout = layer.forward_features_major(x), "efb"
             elif kind == "act":
                 x = ACTIVATIONS[item[1]][0](x)
             elif kind == "maxpool":
@@ -174,13 +209,14 @@ class Ensemble(nn.Module):
             elif kind == "dropout":
                 x = F.dropout(x, item[1], self.training)
             elif kind == "flatten":
-                if conv_layout:
-                    x = x.reshape(B, E, -1).transpose(0, 1)
-                    conv_layout = False
-                else:
+                if layout == "conv":
+                    x, layout = x.reshape(B, E, -1).transpose(0, 1), "ebf"
+                elif layout == "ebf":
                     x = x.reshape(E, B, -1)
-        if conv_layout:
+        if layout == "conv":
             x = x.reshape(B, E, -1).transpose(0, 1)
+        elif layout == "efb":
+            x = x.transpose(1, 2)
         return x
 
     def member(self, e: int) -> nn.Sequential:

@@ -17,79 +17,128 @@ import torch
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "adadelta", "adam", "rmsprop", "lbfgs")
 
 
+# Average elements per parameter tensor below which the step runs on one flat (E, P)
+# group: there the per-op dispatch, not the arithmetic, is what a step costs.
+FLAT_BELOW = 65_536
+
+
 class EnsembleOptimizer:
-    """Base: params with leading ensemble axis E, per-member `lr` (E,), schedule factor."""
+    """Base: params with leading ensemble axis E, per-member `lr` (E,), schedule factor.
+
+    Subclasses write their formula once, in `_delta(i, g, lr)`, for one *group*: a
+    gradient `g`, its state buffers `self._buffer(name, i)` and a learning rate `lr`
+    broadcastable to `g`. When the tensors are small (an ensemble of tiny MLPs) all
+    parameters form one `(E, P)` group — one `cat` of the gradients, a handful of
+    whole-ensemble ops, one `_foreach_sub_` back (Adam on 100 1-10-10-1 members:
+    150 µs → 80 µs a step). Otherwise each parameter is its own group, which saves
+    the two extra passes over memory that the flat copy would cost for large tensors.
+    """
 
     def __init__(self, params: Sequence[torch.Tensor], lr: float | Sequence[float] | torch.Tensor,
                  weight_decay: float = 0.0):
         self.params = list(params)
-        E = self.params[0].shape[0]
-        lr_t = torch.as_tensor(lr, dtype=self.params[0].dtype).reshape(-1)
+        first = self.params[0]
+        E = first.shape[0]
+        lr_t = torch.as_tensor(lr, dtype=first.dtype).reshape(-1)
         if lr_t.numel() == 1:
             lr_t = lr_t.expand(E).clone()
         if lr_t.numel() != E:
             raise ValueError(f"{lr_t.numel()} learning rates for {E} members")
-        self.base_lr = lr_t.to(self.params[0].device)
+        self.base_lr = lr_t.to(first.device)
         self.scale = 1.0  # learning-rate schedule factor
         self.active = torch.ones(E, dtype=torch.bool, device=self.base_lr.device)
         self._all_active = True  # a Python flag, so the step never syncs with the device
         self.weight_decay = weight_decay
-        self.state: dict[str, list[torch.Tensor]] = {}
         self.steps = 0
-        self._lr_views: dict[int, torch.Tensor] = {}
+        self._sizes = [p[0].numel() for p in self.params]
+        self.flat = E * sum(self._sizes) < FLAT_BELOW * len(self.params)
+        self.state: dict[str, list[torch.Tensor]] = {}  # one tensor per group
+        self._lrs: list[torch.Tensor] | None = None
         self._lr_scale = self.scale
+        self._update_views: list[torch.Tensor] | None = None
 
-    def lr_for(self, p: torch.Tensor) -> torch.Tensor:
-        """Per-member learning rate broadcastable to `p`; 0 for frozen (diverged) members."""
-        if self._lr_scale != self.scale:  # the schedule moved: rebuild the cached views
-            self._lr_views, self._lr_scale = {}, self.scale
-        view = self._lr_views.get(p.dim())
-        if view is None:
+    def _group_lrs(self) -> list[torch.Tensor]:
+        """Per-member learning rate for each group, 0 for frozen (diverged) members."""
+        if self._lrs is None or self._lr_scale != self.scale:
             lr = self.base_lr * self.scale
             if not self._all_active:
                 lr = lr * self.active
-            view = self._lr_views[p.dim()] = lr.reshape(-1, *([1] * (p.dim() - 1)))
-        return view
+            shapes = [(len(lr), 1)] if self.flat else [
+                (len(lr), *([1] * (p.dim() - 1))) for p in self.params]
+            self._lrs, self._lr_scale = [lr.reshape(s) for s in shapes], self.scale
+        return self._lrs
 
     def freeze(self, members: Sequence[int]) -> None:
         """Stop updating these members (used for diverged members)."""
         self.active[list(members)] = False
         self._all_active = bool(self.active.all())
-        self._lr_views = {}
+        self._lrs = None
 
     def zero_grad(self) -> None:
         for p in self.params:
             p.grad = None
 
-    def _grads(self) -> list[torch.Tensor]:
-        grads = []
-        for p in self.params:
-            g = p.grad if p.grad is not None else torch.zeros_like(p)
-            if not self._all_active:
-                mask = self.active.reshape(-1, *([1] * (p.dim() - 1)))
-                g = torch.where(mask, g, torch.zeros_like(g))
-            if self.weight_decay:
-                g = g.add(p.detach(), alpha=self.weight_decay)
-            grads.append(g)
-        return grads
+    def _flatten(self, tensors: Sequence[torch.Tensor | None]) -> torch.Tensor:
+        """Per-parameter tensors (None: zeros) as one `(E, P)` tensor."""
+        E = self.params[0].shape[0]
+        return torch.cat([t.reshape(E, -1) if t is not None else
+                          torch.zeros(E, n, dtype=p.dtype, device=p.device)
+                          for t, p, n in zip(tensors, self.params, self._sizes, strict=True)], 1)
 
-    def _buffers(self, name: str) -> list[torch.Tensor]:
+    def _unflatten(self, flat: torch.Tensor) -> list[torch.Tensor]:
+        """An `(E, P)` tensor as views shaped like the parameters."""
+        return [part.view(p.shape) for part, p in
+                zip(flat.split(self._sizes, dim=1), self.params, strict=True)]
+
+    def _group_grads(self) -> list[torch.Tensor]:
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
+        if self.flat:
+            grads = [self._flatten(grads)]
+        weights = [self._flatten(self.params)] if self.flat else self.params
+        out = []
+        for g, w in zip(grads, weights, strict=True):
+            if not self._all_active:
+                mask = self.active.reshape(-1, *([1] * (g.dim() - 1)))
+                g = torch.where(mask, g, torch.zeros((), dtype=g.dtype, device=g.device))
+            if self.weight_decay:
+                g = g.add(w.detach(), alpha=self.weight_decay)
+            out.append(g)
+        return out
+
+    def _buffer(self, name: str, i: int) -> torch.Tensor:
+        """State buffer `name` of group i (zeros at first use)."""
         if name not in self.state:
-            self.state[name] = [torch.zeros_like(p) for p in self.params]
-        return self.state[name]
+            E = self.params[0].shape[0]
+            p0 = self.params[0]
+            self.state[name] = ([torch.zeros(E, sum(self._sizes), dtype=p0.dtype,
+                                             device=p0.device)] if self.flat
+                                else [torch.zeros_like(p) for p in self.params])
+        return self.state[name][i]
 
     @torch.no_grad()
     def step(self) -> None:
         self.steps += 1
-        self._update(self._grads())
+        deltas = [self._delta(i, g, lr) for i, (g, lr) in
+                  enumerate(zip(self._group_grads(), self._group_lrs(), strict=True))]
+        if not self.flat:
+            torch._foreach_sub_(self.params, deltas)
+            return
+        if self._update_views is None:  # one buffer with cached per-parameter views
+            self._update_buf = torch.empty_like(deltas[0])
+            self._update_views = self._unflatten(self._update_buf)
+        self._update_buf.copy_(deltas[0])
+        torch._foreach_sub_(self.params, self._update_views)
 
-    def _update(self, grads: list[torch.Tensor]) -> None:
+    def _delta(self, i: int, g: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
+        """The step θ_i − θ_i' of group i from gradient g and learning rate lr."""
         raise NotImplementedError
 
     def state_dict(self) -> dict:
+        # per-parameter lists whatever the grouping, so checkpoints do not depend on it
+        per_param = {k: self._unflatten(v[0]) if self.flat else v for k, v in self.state.items()}
         return {"steps": self.steps, "scale": self.scale, "base_lr": self.base_lr.cpu(),
                 "active": self.active.cpu(),
-                "state": {k: [t.cpu() for t in v] for k, v in self.state.items()}}
+                "state": {k: [t.cpu().clone() for t in v] for k, v in per_param.items()}}
 
     def load_state_dict(self, sd: dict) -> None:
         dev = self.params[0].device
@@ -97,8 +146,9 @@ class EnsembleOptimizer:
         self.base_lr = sd["base_lr"].to(dev).clone()
         self.active = sd["active"].to(dev).clone()
         self._all_active = bool(self.active.all())
-        self._lr_views = {}
-        self.state = {k: [t.to(dev).clone() for t in v] for k, v in sd["state"].items()}
+        self._lrs = None
+        self.state = {k: [self._flatten([t.to(dev) for t in v])] if self.flat
+                      else [t.to(dev).clone() for t in v] for k, v in sd["state"].items()}
 
 
 class SGD(EnsembleOptimizer):
@@ -109,16 +159,15 @@ class SGD(EnsembleOptimizer):
         super().__init__(params, lr, weight_decay)
         self.momentum, self.nesterov = momentum, nesterov
 
-    def _update(self, grads):
-        bufs = self._buffers("momentum") if self.momentum else None
-        for i, (p, g) in enumerate(zip(self.params, grads, strict=True)):
-            if self.momentum:
-                if self.steps == 1:
-                    bufs[i].copy_(g)
-                else:
-                    bufs[i].mul_(self.momentum).add_(g)
-                g = g.add(bufs[i], alpha=self.momentum) if self.nesterov else bufs[i]
-            p.sub_(self.lr_for(p) * g)
+    def _delta(self, i, g, lr):
+        if self.momentum:
+            buf = self._buffer("momentum", i)
+            if self.steps == 1:
+                buf.copy_(g)
+            else:
+                buf.mul_(self.momentum).add_(g)
+            g = g.add(buf, alpha=self.momentum) if self.nesterov else buf
+        return lr * g
 
 
 class Adam(EnsembleOptimizer):
@@ -129,16 +178,15 @@ class Adam(EnsembleOptimizer):
         super().__init__(params, lr, weight_decay)
         self.betas, self.eps = betas, eps
 
-    def _update(self, grads):
+    def _delta(self, i, g, lr):
         b1, b2 = self.betas
-        m, v = self._buffers("exp_avg"), self._buffers("exp_avg_sq")
+        m, v = self._buffer("exp_avg", i), self._buffer("exp_avg_sq", i)
         bc1 = 1 - b1 ** self.steps
         bc2_sqrt = math.sqrt(1 - b2 ** self.steps)
-        for p, g, mi, vi in zip(self.params, grads, m, v, strict=True):
-            mi.lerp_(g, 1 - b1)
-            vi.mul_(b2).addcmul_(g, g, value=1 - b2)
-            denom = (vi.sqrt() / bc2_sqrt).add_(self.eps)
-            p.sub_(self.lr_for(p) / bc1 * mi / denom)
+        m.lerp_(g, 1 - b1)
+        v.mul_(b2).addcmul_(g, g, value=1 - b2)
+        denom = (v.sqrt() / bc2_sqrt).add_(self.eps)
+        return lr / bc1 * m / denom
 
 
 class Adagrad(EnsembleOptimizer):
@@ -148,10 +196,9 @@ class Adagrad(EnsembleOptimizer):
         super().__init__(params, lr, weight_decay)
         self.eps = eps
 
-    def _update(self, grads):
-        for p, g, s in zip(self.params, grads, self._buffers("sum"), strict=True):
-            s.addcmul_(g, g)
-            p.sub_(self.lr_for(p) * g / s.sqrt().add_(self.eps))
+    def _delta(self, i, g, lr):
+        total = self._buffer("sum", i).addcmul_(g, g)
+        return lr * g / total.sqrt().add_(self.eps)
 
 
 class Adadelta(EnsembleOptimizer):
@@ -162,13 +209,12 @@ class Adadelta(EnsembleOptimizer):
         super().__init__(params, lr, weight_decay)
         self.rho, self.eps = rho, eps
 
-    def _update(self, grads):
-        sq, acc = self._buffers("square_avg"), self._buffers("acc_delta")
-        for p, g, s, a in zip(self.params, grads, sq, acc, strict=True):
-            s.mul_(self.rho).addcmul_(g, g, value=1 - self.rho)
-            delta = a.add(self.eps).sqrt_().div_(s.add(self.eps).sqrt_()).mul_(g)
-            a.mul_(self.rho).addcmul_(delta, delta, value=1 - self.rho)
-            p.sub_(self.lr_for(p) * delta)
+    def _delta(self, i, g, lr):
+        sq, acc = self._buffer("square_avg", i), self._buffer("acc_delta", i)
+        sq.mul_(self.rho).addcmul_(g, g, value=1 - self.rho)
+        delta = acc.add(self.eps).sqrt_().div_(sq.add(self.eps).sqrt_()).mul_(g)
+        acc.mul_(self.rho).addcmul_(delta, delta, value=1 - self.rho)
+        return lr * delta
 
 
 class RMSprop(EnsembleOptimizer):
@@ -179,10 +225,10 @@ class RMSprop(EnsembleOptimizer):
         super().__init__(params, lr, weight_decay)
         self.alpha, self.eps = alpha, eps
 
-    def _update(self, grads):
-        for p, g, s in zip(self.params, grads, self._buffers("square_avg"), strict=True):
-            s.mul_(self.alpha).addcmul_(g, g, value=1 - self.alpha)
-            p.sub_(self.lr_for(p) * g / s.sqrt().add_(self.eps))
+    def _delta(self, i, g, lr):
+        sq = self._buffer("square_avg", i).mul_(self.alpha)
+        sq.addcmul_(g, g, value=1 - self.alpha)
+        return lr * g / sq.sqrt().add_(self.eps)
 
 
 def make_optimizer(name: str, params: Sequence[torch.Tensor], lr, momentum: float = 0.0,

@@ -21,6 +21,21 @@ _PER_EXAMPLE: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
 }
 
 
+def _first_linear(model: nn.Module) -> tuple[nn.Linear, nn.Module] | None:
+    """(first layer, the rest) for an `nn.Sequential` that opens with [Flatten,] Linear."""
+    if not isinstance(model, nn.Sequential):
+        return None
+    layers = list(model)
+    i = 0
+    while i < len(layers) and (isinstance(layers[i], nn.Identity) or (
+            isinstance(layers[i], nn.Flatten) and layers[i].start_dim == 1
+            and layers[i].end_dim == -1)):
+        i += 1
+    if i + 1 < len(layers) and isinstance(layers[i], nn.Linear):
+        return layers[i], nn.Sequential(*layers[i + 1:])
+    return None
+
+
 def jacobian_norms(
     model: nn.Module, x: Tensor, chunk_size: int = 256, softmax: bool = True
 ) -> Tensor:
@@ -32,6 +47,12 @@ def jacobian_norms(
     ``torch.func.vmap(torch.func.jacrev(g))`` where ``g`` runs the model on one example
     (``x_i.unsqueeze(0)``), ``chunk_size`` examples at a time (memory ``chunk_size * C * D``).
 
+    When the model is an `nn.Sequential` that opens with a linear layer ``W`` (H x D)
+    narrower than its input (H < D, e.g. 784 -> 256), the chain rule
+    ``J = J_rest(h) W`` gives ``||J||_F^2 = tr(J_rest (W W^T) J_rest^T)``: only the
+    ``C x H`` Jacobian of the rest of the network is taken per example, against the
+    ``H x H`` Gram matrix computed once — ``N C H^2`` instead of ``N C H D`` work.
+
     Args:
         model: in eval mode (see the module docstring); its parameters are constants.
         x: inputs ``(N, ...)``; each ``x[i]`` is one example.
@@ -41,6 +62,15 @@ def jacobian_norms(
         raise BadInput(f"x must be a non-empty batch (N, ...), got {tuple(x.shape)}")
     if chunk_size < 1:
         raise BadInput(f"chunk_size must be positive, got {chunk_size}")
+    x = x.detach()
+    split = _first_linear(model)
+    gram = None
+    if split is not None and split[0].out_features < split[0].in_features \
+            and x[0].numel() == split[0].in_features:
+        first, model = split
+        with torch.no_grad():
+            x = F.linear(x.reshape(x.shape[0], -1), first.weight, first.bias)
+            gram = first.weight @ first.weight.T  # (H, H)
 
     def g(xi: Tensor) -> Tensor:
         out = model(xi.unsqueeze(0)).squeeze(0)
@@ -49,9 +79,13 @@ def jacobian_norms(
     per_example = torch.func.vmap(torch.func.jacrev(g))
     norms = []
     with torch.no_grad():  # jacrev differentiates on its own; no graph of the parameters
-        for part in x.detach().split(chunk_size):
-            jac = per_example(part)  # (n, C, *input_shape)
-            norms.append(jac.reshape(part.shape[0], -1).norm(dim=1))
+        for part in x.split(chunk_size):
+            jac = per_example(part).reshape(part.shape[0], -1, part[0].numel())  # (n, C, D|H)
+            if gram is None:
+                norms.append(jac.reshape(part.shape[0], -1).norm(dim=1))
+            else:
+                squared = ((jac @ gram) * jac).sum((1, 2))
+                norms.append(squared.clamp_min(0).sqrt())
     return torch.cat(norms)
 
 
