@@ -70,10 +70,10 @@ class EnsembleLinear(nn.Module):
         backward pass has B as its N dimension, which MKL runs 1.4-2x faster for the
         small per-member matrices of an ensemble than `x W^T` (measured for 10x10 to
         784x256 layers, see bench/ensemble.py), and the activations between layers stay
-        contiguous, so element-wise steps and their gradients never mix layouts.
+        contiguous, so element-wise steps and their gradients never mix layouts. (Even
+        for one input, where this is an outer product, `baddbmm` beats `addcmul` here:
+        forward and backward 100 µs vs 146 µs for 100 members, 10 units, batch 100.)
         """
-        if self.in_features == 1:  # an outer product: broadcasting beats a batched matmul
-            return torch.addcmul(self.bias.unsqueeze(2), self.weight, h)
         return torch.baddbmm(self.bias.unsqueeze(2), self.weight, h)
 
     def member(self, e: int) -> nn.Linear:
