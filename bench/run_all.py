@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-SCRIPTS = ["ensemble", "minimal_ratio", "hessian", "sensitivity", "cnn"]
+SCRIPTS = ["ensemble", "minimal_ratio", "hessian", "sensitivity", "cnn", "compile"]
 
 
 def main() -> int:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from trainlab.errors import Diverged
+from trainlab.errors import BadInput, Diverged
 from trainlab.losses import member_accuracy, member_loss, member_penalty
 from trainlab.models import Ensemble
 from trainlab.optim import make_optimizer, schedule
@@ -149,6 +149,29 @@ def _small_work_threads(model: Ensemble) -> int | None:
     return None if any(item[0] == "conv" for item in model.spec) else 1
 
 
+COMPILE_MODES = {"1": ("inductor", None), "default": ("inductor", None),
+                 "reduce-overhead": ("inductor", "reduce-overhead"),
+                 "max-autotune": ("inductor", "max-autotune"),
+                 "aot_eager": ("aot_eager", None)}
+
+
+def _compile_setting() -> tuple[str, str | None] | None:
+    """`TRAINLAB_COMPILE`: unset/0 off; 1|default|reduce-overhead|max-autotune|aot_eager.
+
+    Opt-in because it pays only for long runs: on the 2-core CPU, compiling the
+    forward+loss of 100 1-10-10-1 members took 20 s and made a step 1.45x faster
+    (1.25 ms -> 0.86 ms), so it breaks even after ~50,000 steps. `reduce-overhead`
+    adds CUDA-graph capture on a GPU; `aot_eager` only traces (for tests).
+    """
+    value = os.environ.get("TRAINLAB_COMPILE", "").strip().lower()
+    if value in ("", "0", "off", "false", "no"):
+        return None
+    if value not in COMPILE_MODES:
+        raise BadInput(f"TRAINLAB_COMPILE={value!r}: expected 0 or one of "
+                       f"{', '.join(COMPILE_MODES)}")
+    return COMPILE_MODES[value]
+
+
 def _default_checkpoint_every(epochs: int) -> int:
     return max(1, epochs // 20)
 
@@ -242,6 +265,17 @@ def fit(model: Ensemble, train: Split, *, epochs: int, batch_size: int, loss: st
     if start_epoch == 0 and eval_at_start and not history.epochs:
         record(0, None)
 
+    def forward_loss(xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-member losses and the total to differentiate (losses + penalty, summed)."""
+        losses = member_loss(loss, model(xb), yb)
+        pen = member_penalty(penalty, params, lam, penalty_weights_only)
+        return losses, (losses if pen is None else losses + pen).sum()
+
+    compiled = _compile_setting()
+    if compiled is not None:
+        backend, mode = compiled
+        forward_loss = torch.compile(forward_loss, backend=backend, mode=mode)
+
     n = len(train)
     full_batch = batch_size >= n
     show = (ctx.progress if ctx is not None else True) if progress is None else progress
@@ -270,22 +304,17 @@ def fit(model: Ensemble, train: Split, *, epochs: int, batch_size: int, loss: st
                 else:
                     xb, yb = train.take(idx)
 
-                def objective(xb=xb, yb=yb) -> tuple[torch.Tensor, torch.Tensor]:
-                    losses = member_loss(loss, model(xb), yb)
-                    pen = member_penalty(penalty, params, lam, penalty_weights_only)
-                    return losses, (losses if pen is None else losses + pen).sum()
-
                 if use_lbfgs:
                     def closure():
                         opt.zero_grad()
-                        _, total = objective()
+                        _, total = forward_loss(xb, yb)
                         total.backward()
                         return total
                     opt.step(closure)
                     with torch.no_grad():
                         losses = member_loss(loss, model(xb), yb)
                 else:
-                    losses, total = objective()
+                    losses, total = forward_loss(xb, yb)
                     opt.zero_grad()
                     total.backward()
                     for cb in callbacks:
