@@ -6,6 +6,7 @@ from torch import nn
 
 from trainlab.models import (
     Ensemble,
+    dropout,
     mlp,
     mlp_param_count,
     pytorch_examples_cnn_spec,
@@ -85,3 +86,32 @@ def test_size_to_budget_within_two_percent(depth, budget):
     assert abs(n - budget) / budget <= 0.02
     model = mlp(widths, 1, 1, seeds=[0])
     assert model.params_per_member() == n
+
+
+def test_bf16_autocast_forward_matches_plain_members():
+    """Under bfloat16 autocast the ensemble runs its convolutions channels-last; the
+    flatten order (C, H, W) must stay that of the plain member modules."""
+    model = Ensemble(small_cnn_spec([4, 8], hidden=16), (1, 12, 12), seeds=[0, 1]).eval()
+    x = torch.randn(6, 1, 12, 12, generator=torch.Generator().manual_seed(0))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(x).float()
+        plain = [model.member(e)(x).float() for e in range(2)]
+    for e in range(2):
+        torch.testing.assert_close(out[e], plain[e], rtol=0.05, atol=0.02)
+    with torch.no_grad():
+        exact = [model.member(e)(x) for e in range(2)]
+    assert max((out[e] - exact[e]).abs().max() for e in range(2)) < 0.05
+
+
+def test_dropout_mask_scale_seed_and_gradient():
+    x = torch.ones(200, 50, requires_grad=True)
+    torch.manual_seed(3)
+    y = dropout(x, 0.25, True)
+    kept = y != 0
+    assert torch.all(y[kept] == 1 / 0.75)
+    assert abs(kept.float().mean().item() - 0.75) < 0.01
+    torch.manual_seed(3)
+    assert torch.equal(dropout(x, 0.25, True), y)  # torch's seed decides the mask
+    y.sum().backward()
+    assert torch.equal(x.grad, y.detach())  # gradient is the scaled mask
+    assert dropout(x, 0.25, False) is x

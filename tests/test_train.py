@@ -1,5 +1,6 @@
 """The ensemble loop: equal to separate runs, exact resume, divergence handling."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -183,3 +184,21 @@ def test_unknown_compile_mode_is_bad_input(monkeypatch):
     with pytest.raises(BadInput, match="TRAINLAB_COMPILE"):
         fit(mlp([4], 1, 1, seeds=[0]), _data(20), epochs=1, batch_size=8, loss="mse",
             progress=False)
+
+
+def test_bf16_precision_keeps_float32_weights_and_learns():
+    from trainlab.models import Ensemble, small_cnn_spec
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(96, 1, 8, 8, generator=g)
+    y = (x.mean((1, 2, 3)) > 0).long()  # a learnable rule
+    model = Ensemble(small_cnn_spec([4], hidden=8, num_classes=2), (1, 8, 8), seeds=[0, 1])
+    res = fit(model, Split(x, y), epochs=15, batch_size=32, loss="cross_entropy",
+              optimizer="adam", lr=0.01, precision="bf16", evals={"train": Split(x, y)},
+              eval_at_start=True, progress=False)
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    loss = res.history.series("train", "loss")
+    assert np.all(loss[-1] < 0.6 * loss[0])
+    with pytest.raises(ValueError, match="precision"):
+        fit(model, Split(x, y), epochs=1, batch_size=32, loss="cross_entropy",
+            precision="fp8", progress=False)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -45,6 +46,26 @@ def _scale_(t: torch.Tensor, fan_in: int, init_std: float | None) -> None:
     else:
         bound = 1.0 / math.sqrt(fan_in)
         t.mul_(2 * bound).sub_(bound)
+
+
+def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """Inverted dropout (as `F.dropout`) whose CPU mask comes from NumPy's PCG64.
+
+    Torch's CPU `bernoulli_` draws one Mersenne-Twister number at a time: 7.5 ms for the
+    590k activations of a pytorch/examples CNN batch, a fifth of a bfloat16 training
+    step. NumPy fills the same mask in ~2 ms. The PCG64 seed is drawn from torch's
+    global generator, so `torch.manual_seed` and checkpointed RNG state still decide
+    every mask. CUDA keeps `F.dropout`.
+    """
+    if not training or p == 0.0 or x.device.type != "cpu":
+        return F.dropout(x, p, training)
+    if p >= 1.0:
+        return x * 0.0
+    seed = int(torch.randint(0, 2 ** 62, (1,)))
+    u = np.random.Generator(np.random.PCG64(seed)).random(x.numel(), dtype=np.float32)
+    keep = torch.from_numpy(u).reshape(x.shape) >= p
+    scale = torch.tensor(1.0 / (1.0 - p), dtype=x.dtype)
+    return x * torch.where(keep, scale, torch.zeros((), dtype=x.dtype))
 
 
 class EnsembleLinear(nn.Module):
@@ -195,6 +216,10 @@ class Ensemble(nn.Module):
                 if layout == "ebf":
                     x = x.transpose(0, 1).reshape(B, E * x.shape[2], *x.shape[3:])
                     layout = "conv"
+                if torch.is_autocast_enabled(x.device.type):
+                    # bfloat16 convolutions run ~1.3x faster channels-last (oneDNN), and
+                    # max-pooling ~10x; a one-channel input would otherwise keep NCHW
+                    x = x.contiguous(memory_format=torch.channels_last)
                 x = layer(x)
             elif kind == "linear":
                 if layout == "conv":
@@ -206,8 +231,12 @@ class Ensemble(nn.Module):
                 x = ACTIVATIONS[item[1]][0](x)
             elif kind == "maxpool":
                 x = F.max_pool2d(x, item[1])
+                if torch.is_autocast_enabled(x.device.type):
+                    # back to NCHW here, on the pooled (4x smaller) tensor, so the pool's
+                    # gradient arrives channels-last
+                    x = x.contiguous()
             elif kind == "dropout":
-                x = F.dropout(x, item[1], self.training)
+                x = dropout(x, item[1], self.training)
             elif kind == "flatten":
                 if layout == "conv":
                     x, layout = x.reshape(B, E, -1).transpose(0, 1), "ebf"

@@ -65,6 +65,9 @@ class Config(BaseConfig):
     step_size: int = option(1, "epochs per StepLR step (pytorch/examples: 1)", positive=True)
     normalize: bool = option(True, "standardize pixels with the training mean and std "
                              "(0.1307, 0.3081 for MNIST, as in pytorch/examples)")
+    precision: Literal["fp32", "bf16"] = option(
+        "fp32", "fp32, or bf16: mixed precision (bfloat16 autocast, channels-last convolutions, "
+        "float32 weights); ~1.8x faster on CPUs with AVX512-BF16 or AMX, slower without")
     hist_bins: int = option(40, "bins of the weight histograms", positive=True)
     image_index: int = option(0, "test image whose activation maps are drawn", minimum=0)
 
@@ -208,7 +211,8 @@ def run(cfg: Config, ctx) -> dict:
                  momentum=cfg.momentum, weight_decay=cfg.weight_decay,
                  lr_schedule=cfg.lr_schedule, step_size=cfg.step_size, gamma=cfg.gamma,
                  evals={"train": Split(xtr, ytr), "test": Split(xte, yte)},
-                 eval_at_start=True, ctx=ctx, name="train", callbacks=[hist])
+                 eval_at_start=True, ctx=ctx, name="train", callbacks=[hist],
+                 precision=cfg.precision)
     if hist.writer is not None:
         hist.writer.close()
     h = result.history
