@@ -8,7 +8,7 @@ SYS_STAMP := .cache/system-deps
 SYSTEM_PACKAGES := dataset-fashion-mnist postgresql chromium
 export MPLBACKEND := Agg
 
-.PHONY: install system-deps demo test bench lint clean
+.PHONY: install system-deps demo test bench bench-suite lint clean
 
 install: $(STAMP)
 
@@ -40,8 +40,14 @@ demo: install
 test: install system-deps
 	$(PY) -m pytest -q --durations=15
 
+# JAX is optional: without it bench/ensemble.py prints its other numbers and says so.
 bench: install
+	$(PY) -m pip install -q -e ".[jax]" || echo "JAX not installed: no JAX comparison"
 	$(PY) bench/run_all.py
+
+# wall time and peak RSS of every experiment at the full preset (about 20 min)
+bench-suite: install
+	$(PY) bench/suite.py --preset full
 
 lint: install
 	$(VENV)/bin/ruff check src tests bench
