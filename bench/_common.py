@@ -10,24 +10,45 @@ import time
 import numpy as np
 import torch
 
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
-def parser(description: str) -> argparse.ArgumentParser:
+
+def parser(description: str, repeats: int | None = None) -> argparse.ArgumentParser:
+    """The common options; `--repeats` too when the script takes a best-of-N."""
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
     p.add_argument("--device", default="cpu", help="cpu | cuda")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
+                   help="wall time (default), or this process's CPU time: steadier on a shared "
+                   "machine, meaningful with --threads 1 (idle OpenMP threads spin and count "
+                   "as CPU time)")
+    if repeats is not None:
+        p.add_argument("--repeats", type=int, default=repeats,
+                       help=f"timings per method, best kept (default {repeats})")
     return p
 
 
-def timed(fn, repeat: int = 1) -> float:
-    """Best wall time of `repeat` calls of fn (seconds)."""
-    best = float("inf")
+def timed_result(fn, repeat: int = 1, clock: str = "wall"):
+    """(best time of `repeat` calls of fn in seconds, the last call's result).
+
+    On CUDA the device is synchronised before the clock stops.
+    """
+    now = CLOCKS[clock]
+    best, out = float("inf"), None
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+        start = now()
+        out = fn()
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            torch.cuda.synchronize()
+        best = min(best, now() - start)
+    return best, out
+
+
+def timed(fn, repeat: int = 1, clock: str = "wall") -> float:
+    """Best wall (or CPU) time of `repeat` calls of fn (seconds)."""
+    return timed_result(fn, repeat, clock)[0]
 
 
 def versions() -> dict:

@@ -84,9 +84,7 @@ def engine(ds, device: str, n: int, precision: str = "fp32") -> tuple[float, flo
 
 
 def main() -> None:
-    p = parser(__doc__.splitlines()[0])
-    p.add_argument("--repeats", type=int, default=3, help="timings per side, best kept")
-    args = p.parse_args()
+    args = parser(__doc__.splitlines()[0], repeats=3).parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     ds = load_dataset("mnist", seed=0)

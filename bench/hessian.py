@@ -21,18 +21,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import resource
 import subprocess
 import sys
-import time
 import warnings
+from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
-from trainlab.diagnostics import flatten_params, lanczos_top_k, make_loss_fn
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import emit, parser, timed_result  # noqa: E402
+
+from trainlab.diagnostics import flatten_params, lanczos_top_k, make_loss_fn  # noqa: E402
 
 IN, N, K = 10, 1024, 5
 SIZES = {"full": [29, 60], "quick": [12, 24]}  # hidden width h: P = IN*h + h + h*h + h + h + 1
@@ -101,101 +102,43 @@ def peak_mib(method: str, width: int, threads: int) -> float:
     return json.loads(out.strip().splitlines()[-1])["peak_mib"]
 
 
-CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
-CLOCK = CLOCKS["wall"]
-
-
-def timed(fn, repeats: int):
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        start = CLOCK()
-        out = fn()
-        best = min(best, CLOCK() - start)
-    return best, out
-
-
-def run_case(width: int, repeats: int, memory: bool) -> dict:
+def run_case(width: int, args: argparse.Namespace) -> dict:
     f, theta = problem(width)
     lanczos_top(f, theta)  # warm-up
-    trainlab_s, top = timed(lambda: lanczos_top(f, theta), repeats)
-    baseline_s, exact = timed(lambda: dense_top(f, theta), 1)
+    trainlab_s, top = timed_result(lambda: lanczos_top(f, theta), args.repeats, args.clock)
+    baseline_s, exact = timed_result(lambda: dense_top(f, theta), 1, args.clock)
     case = {
         "size": {"P": theta.numel(), "N": N, "k": K},
-        "baseline_s": baseline_s,
-        "trainlab_s": trainlab_s,
-        "ratio": baseline_s / trainlab_s,
+        "baseline_s": round(baseline_s, 4),
+        "trainlab_s": round(trainlab_s, 4),
         "top5_max_rel_diff": float(((top - exact.double()).abs() / exact.abs().double()).max()),
     }
-    if memory:
-        case["baseline_peak_mib"] = peak_mib("dense", width, torch.get_num_threads())
-        case["trainlab_peak_mib"] = peak_mib("lanczos", width, torch.get_num_threads())
+    if not args.no_memory:
+        case["baseline_peak_mib"] = round(peak_mib("dense", width, torch.get_num_threads()), 1)
+        case["trainlab_peak_mib"] = round(peak_mib("lanczos", width, torch.get_num_threads()),
+                                          1)
     return case
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
-    parser.add_argument("--repeats", type=int, default=3, help="Lanczos timings, best kept")
-    parser.add_argument("--no-memory", action="store_true", help="skip the subprocess runs")
-    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
-    parser.add_argument(
-        "--clock",
-        choices=sorted(CLOCKS),
-        default="wall",
-        help="wall time (default), or this process's CPU time: steadier on a shared machine, "
-        "meaningful with --threads 1 (idle OpenMP threads spin and count as CPU time)",
-    )
-    parser.add_argument("--worker", choices=sorted(METHODS), help=argparse.SUPPRESS)
-    parser.add_argument("--width", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    global CLOCK
-    CLOCK = CLOCKS[args.clock]
+def main() -> None:
+    p = parser(__doc__.splitlines()[0], repeats=3)
+    p.add_argument("--no-memory", action="store_true", help="skip the subprocess runs")
+    p.add_argument("--worker", choices=sorted(METHODS), help=argparse.SUPPRESS)
+    p.add_argument("--width", type=int, help=argparse.SUPPRESS)
+    args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.worker:
         worker(args.worker, args.width)
         return
     widths = SIZES["quick" if args.quick else "full"]
-    cases = [run_case(w, args.repeats, not args.no_memory) for w in widths]
-    result = {
-        "name": "hessian",
-        "cases": cases,
-        "settings": {
-            "task": f"top-{K} Hessian eigenvalues, MSE, tanh MLP {IN}-h-h-1, float32",
-            "widths": widths,
-            "N": N,
-            "lanczos": "lanczos_top_k defaults (iters<=100, tol=1e-5, float64 recurrence)",
-            "baseline": "torch.func.hessian + torch.linalg.eigvalsh",
-            "threads": torch.get_num_threads(),
-            "clock": args.clock,
-            "repeats": args.repeats,
-            "quick": args.quick,
-        },
-        "versions": {
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "numpy": np.__version__,
-        },
-    }
-    if args.json:
-        print(json.dumps(result))
-        return
-    print(f"{result['name']}: {result['settings']['task']}, N={N}")
-    print(
-        f"{'P':>6} {'dense s':>9} {'lanczos s':>10} {'ratio':>8} {'rel diff':>9} "
-        f"{'dense MiB':>10} {'lanczos MiB':>12}"
-    )
-    for c in cases:
-        mem = (
-            f"{c['baseline_peak_mib']:>10.0f} {c['trainlab_peak_mib']:>12.0f}"
-            if "baseline_peak_mib" in c
-            else ""
-        )
-        print(
-            f"{c['size']['P']:>6} {c['baseline_s']:>9.3f} {c['trainlab_s']:>10.4f} "
-            f"{c['ratio']:>8.1f} {c['top5_max_rel_diff']:>9.1e} {mem}"
-        )
+    cases = [run_case(w, args) for w in widths]
+    emit("hessian", cases, {
+        "task": f"top-{K} Hessian eigenvalues, MSE, tanh MLP {IN}-h-h-1, float32",
+        "widths": widths, "N": N,
+        "lanczos": "lanczos_top_k defaults (iters<=100, tol=1e-5, float64 recurrence)",
+        "baseline": "torch.func.hessian + torch.linalg.eigvalsh",
+        "clock": args.clock, "repeats": args.repeats, "quick": args.quick}, args.json)
 
 
 if __name__ == "__main__":

@@ -16,24 +16,31 @@ and the minimal ratio of every run.
 Both sides run in this process with the same number of torch threads (default 1: the
 tensors are tiny, and on a shared 2-core machine a second OpenMP thread only spins).
 Each case also reports how many runs ended with ‖∇L‖ < 1e-3.
-Usage: ``python bench/minimal_ratio.py [--quick] [--json] [--threads N]``.
+Usage: ``python bench/minimal_ratio.py [--quick] [--json] [--threads N]`` (default 1).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import platform
+import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from trainlab.data import sample_function
-from trainlab.diagnostics import flatten_params, make_loss_fn, minimal_ratio
-from trainlab.experiments.minimal_ratio import Config, critical_phase, loss_phase, ratios
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import emit, parser  # noqa: E402
+
+from trainlab.data import sample_function  # noqa: E402
+from trainlab.diagnostics import flatten_params, make_loss_fn, minimal_ratio  # noqa: E402
+from trainlab.experiments.minimal_ratio import (  # noqa: E402
+    Config,
+    critical_phase,
+    loss_phase,
+    ratios,
+)
 
 SIZES = {"full": [100], "quick": [10]}
 GRAD_STEPS, GRAD_LR = 200, 1e-3
@@ -95,8 +102,8 @@ def run_case(n: int) -> dict:
     base_norms = [p[0] for p in plain]
     return {"size": {"N": n, "P": sum(a * b + b for a, b in zip([1, *cfg.widths],
                                                               [*cfg.widths, 1], strict=True))},
-            "baseline_s": base_s, "trainlab_s": tl_s, "ratio": base_s / tl_s,
-            "baseline_cpu_s": base_cpu, "trainlab_cpu_s": tl_cpu,
+            "baseline_s": round(base_s, 3), "trainlab_s": round(tl_s, 3),
+            "baseline_cpu_s": round(base_cpu, 3), "trainlab_cpu_s": round(tl_cpu, 3),
             "threshold": cfg.threshold,
             "baseline_reached": sum(v < cfg.threshold for v in base_norms),
             "trainlab_reached": sum(v < cfg.threshold for v in norms),
@@ -106,42 +113,20 @@ def run_case(n: int) -> dict:
             "trainlab_mean_minimal_ratio": float(np.mean(mr))}
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--quick", action="store_true", help="10 runs instead of 100")
-    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    sizes = SIZES["quick" if args.quick else "full"]
-    cases = [run_case(n) for n in sizes]
+def main() -> None:
+    args = parser(__doc__.splitlines()[0]).parse_args()
+    torch.set_num_threads(args.threads or 1)
+    cases = [run_case(n) for n in SIZES["quick" if args.quick else "full"]]
     cfg = Config()
-    result = {
-        "name": "minimal-ratio",
-        "cases": cases,
-        "settings": {
-            "task": f"1-{'-'.join(map(str, cfg.widths))}-1 {cfg.activation} MLP on "
-                    f"{cfg.n_points} points of {cfg.target}",
-            "loss_phase": f"Adam lr {cfg.lr}, batch {cfg.batch_size}, {cfg.epochs} epochs",
-            "baseline": f"DataLoader loop per model, then {GRAD_STEPS} Adam steps (lr "
-                        f"{GRAD_LR}) on the full-batch ||grad L||^2, torch.func.hessian",
-            "trainlab": f"one ensemble: fit, then find_critical (tol {cfg.threshold}, at "
-                        f"most {cfg.max_iters} Newton iterations), closed-form Hessians",
-            "threads": torch.get_num_threads(),
-            "quick": args.quick,
-        },
-        "versions": {"python": platform.python_version(), "torch": torch.__version__,
-                     "numpy": np.__version__},
-    }
-    if args.json:
-        print(json.dumps(result))
-        return
-    print(f"{result['name']}: {result['settings']['task']}")
-    print(f"{'N':>5} {'plain s':>9} {'trainlab s':>11} {'ratio':>7} "
-          f"{'plain reached':>14} {'trainlab reached':>17}")
-    for c in cases:
-        print(f"{c['size']['N']:>5} {c['baseline_s']:>9.1f} {c['trainlab_s']:>11.1f} "
-              f"{c['ratio']:>7.1f} {c['baseline_reached']:>14} {c['trainlab_reached']:>17}")
+    emit("minimal-ratio", cases, {
+        "task": f"1-{'-'.join(map(str, cfg.widths))}-1 {cfg.activation} MLP on "
+                f"{cfg.n_points} points of {cfg.target}",
+        "loss_phase": f"Adam lr {cfg.lr}, batch {cfg.batch_size}, {cfg.epochs} epochs",
+        "baseline": f"DataLoader loop per model, then {GRAD_STEPS} Adam steps (lr "
+                    f"{GRAD_LR}) on the full-batch ||grad L||^2, torch.func.hessian",
+        "trainlab": f"one ensemble: fit, then find_critical (tol {cfg.threshold}, at "
+                    f"most {cfg.max_iters} Newton iterations), closed-form Hessians",
+        "quick": args.quick}, args.json)
 
 
 if __name__ == "__main__":

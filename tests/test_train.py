@@ -202,3 +202,19 @@ def test_bf16_precision_keeps_float32_weights_and_learns():
     with pytest.raises(ValueError, match="precision"):
         fit(model, Split(x, y), epochs=1, batch_size=32, loss="cross_entropy",
             precision="fp8", progress=False)
+
+
+def test_per_member_activations_equal_separate_runs():
+    """("act", (a_0, ..., a_E-1)): one ensemble trains like E single-activation models."""
+    data = _data(90)
+    acts = ("sigmoid", "tanh", "relu")
+    ens = mlp([6, 5], 1, 1, seeds=[7, 7, 7], activation=[acts, acts])
+    fit(ens, data, epochs=4, batch_size=32, loss="mse", optimizer="sgd", lr=0.05,
+        progress=False)
+    for e, act in enumerate(acts):
+        single = mlp([6, 5], 1, 1, seeds=[7], activation=act)
+        fit(single, data, epochs=4, batch_size=32, loss="mse", optimizer="sgd", lr=0.05,
+            progress=False)
+        torch.testing.assert_close(ens.member_vector(e), single.member_vector(0),
+                                   rtol=1e-5, atol=1e-6)
+        assert isinstance(ens.member(e)[1], type(single.member(0)[1]))

@@ -68,6 +68,22 @@ def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
     return x * torch.where(keep, scale, torch.zeros((), dtype=x.dtype))
 
 
+def _member_activations(names: str | Sequence[str], E: int) -> list[str]:
+    """One activation name per member: a shared name, or a sequence of E names."""
+    if isinstance(names, str):
+        return [names] * E
+    if len(names) != E:
+        raise ValueError(f"{len(names)} activations for {E} members")
+    return list(names)
+
+
+def _activate(names: str | Sequence[str], x: torch.Tensor) -> torch.Tensor:
+    """Apply a shared activation, or member e's own to x[e] (members are axis 0)."""
+    if isinstance(names, str):
+        return ACTIVATIONS[names][0](x)
+    return torch.stack([ACTIVATIONS[n][0](x[e]) for e, n in enumerate(names)])
+
+
 class EnsembleLinear(nn.Module):
     """E linear layers: `(E, B, in) -> (E, B, out)`."""
 
@@ -137,7 +153,9 @@ class Ensemble(nn.Module):
     """A stack of ensemble layers and parameter-free steps described by a layer spec.
 
     Spec items: `("linear", out)`, `("conv", out, kernel[, stride, padding])`,
-    `("act", name)`, `("maxpool", k)`, `("dropout", p)`, `("flatten",)`.
+    `("act", name)` or `("act", (name_0, ..., name_{E-1}))` (one activation per member,
+    so architectures that differ only there train as one ensemble), `("maxpool", k)`,
+    `("dropout", p)`, `("flatten",)`.
     Inputs are `(E, B, *input_shape)`, or `(B, *input_shape)` shared by all members;
     outputs `(E, B, out)`.
     """
@@ -170,8 +188,10 @@ class Ensemble(nn.Module):
                 layer = nn.Identity()
                 shape = (math.prod(shape),)
             elif kind in ("act", "dropout"):
-                if kind == "act" and item[1] not in ACTIVATIONS:
-                    raise ValueError(f"unknown activation {item[1]!r}")
+                if kind == "act":
+                    names = _member_activations(item[1], self.E)
+                    if any(n not in ACTIVATIONS for n in names):
+                        raise ValueError(f"unknown activation {item[1]!r}")
                 layer = nn.Identity()
             else:
                 raise ValueError(f"unknown layer kind {kind!r}")
@@ -228,7 +248,7 @@ class Ensemble(nn.Module):
                     x = x.reshape(E, B, -1).transpose(1, 2)
                 x, layout = layer.forward_features_major(x), "efb"
             elif kind == "act":
-                x = ACTIVATIONS[item[1]][0](x)
+                x = _activate(item[1], x)
             elif kind == "maxpool":
                 x = F.max_pool2d(x, item[1])
                 if torch.is_autocast_enabled(x.device.type):
@@ -263,7 +283,7 @@ class Ensemble(nn.Module):
                 modules.append(layer.member(e))
                 needs_flatten = True
             elif kind == "act":
-                modules.append(ACTIVATIONS[item[1]][1]())
+                modules.append(ACTIVATIONS[_member_activations(item[1], self.E)[e]][1]())
             elif kind == "maxpool":
                 modules.append(nn.MaxPool2d(item[1]))
             elif kind == "dropout":
@@ -298,10 +318,15 @@ class Ensemble(nn.Module):
 # ----------------------------------------------------------------- architectures
 
 
-def mlp_spec(widths: Sequence[int], activation: str | Sequence[str] = "relu",
+def mlp_spec(widths: Sequence[int], activation: str | Sequence = "relu",
              out_features: int = 1) -> list[tuple]:
-    """Layer spec of an MLP with hidden `widths` and one activation per hidden layer."""
-    acts = [activation] * len(widths) if isinstance(activation, str) else list(activation)
+    """Layer spec of an MLP with hidden `widths` and one activation per hidden layer.
+
+    `activation`: one name for every hidden layer, or one entry per hidden layer, each a
+    name or a tuple of per-member names.
+    """
+    acts = [activation] * len(widths) if isinstance(activation, str) else [
+        a if isinstance(a, str) else tuple(a) for a in activation]
     if len(acts) != len(widths):
         raise ValueError("one activation per hidden layer expected")
     spec: list[tuple] = []

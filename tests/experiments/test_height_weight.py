@@ -20,12 +20,12 @@ def test_smoke_run_beats_chance_for_every_activation(tmp_path):
 
 
 def test_init_std_gives_normal_weights_of_that_std():
-    model = build_model("relu", [2000], seed=0, init_std=0.02)
+    model = build_model(["relu"], [2000], seed=0, init_std=0.02)
     flat = model.flat_parameters()[0]
     assert flat.numel() == 2 * 2000 + 2000 + 2000 + 1
     assert flat.std().item() == pytest.approx(0.02, rel=0.03)
     assert abs(flat.mean().item()) < 0.002
-    again = build_model("relu", [2000], seed=0, init_std=0.02)
+    again = build_model(["relu"], [2000], seed=0, init_std=0.02)
     assert torch.equal(again.flat_parameters(), model.flat_parameters())  # seeded
 
 

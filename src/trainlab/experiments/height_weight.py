@@ -87,9 +87,16 @@ def load_table(cfg: Config, run_dir: Path | None = None):
     return table
 
 
-def build_model(activation: str, widths: list[int], seed: int, init_std: float) -> Ensemble:
-    """2 → widths → 1 logit, every weight and bias drawn from N(0, init_std²)."""
-    return mlp(widths, 2, 1, seeds=[seed], activation=activation, init_std=init_std)
+def build_model(activations: list[str], widths: list[int], seed: int,
+                init_std: float) -> Ensemble:
+    """One 2 → widths → 1 logit MLP per activation, all from `seed`, as one ensemble.
+
+    Every weight and bias is drawn from N(0, init_std²); member e uses activations[e]
+    in every hidden layer, so the three networks train together in one loop (as three
+    separate runs would, ~2.5x sooner).
+    """
+    return mlp(widths, 2, 1, seeds=[seed] * len(activations),
+               activation=[tuple(activations)] * len(widths), init_std=init_std)
 
 
 @experiment("height-weight", config=Config, presets=PRESETS, chapter="basics",
@@ -116,20 +123,20 @@ def run(cfg: Config, ctx) -> dict:
     mean, std, (x_tr, x_te) = standardize(x[tr_idx], x[te_idx])
     train = Split(x_tr.to(dev), y[tr_idx].to(dev))
     test = Split(x_te.to(dev), y[te_idx].to(dev))
-    results, histories, models = [], {}, {}
-    for act in cfg.activations:
-        model = build_model(act, cfg.widths, cfg.seed, cfg.init_std).to(dev)
-        fitted = fit(model, train, epochs=cfg.epochs, batch_size=cfg.batch_size, loss="bce",
-                     optimizer="sgd", lr=cfg.lr, penalty="l1" if cfg.l1_lambda else None,
-                     penalty_lambda=cfg.l1_lambda, evals={"train": train, "test": test},
-                     eval_at_start=True, ctx=ctx, name=f"mlp-{act}", member_names=[act])
-        h = fitted.history
+    acts = list(cfg.activations)
+    model = build_model(acts, cfg.widths, cfg.seed, cfg.init_std).to(dev)
+    fitted = fit(model, train, epochs=cfg.epochs, batch_size=cfg.batch_size, loss="bce",
+                 optimizer="sgd", lr=cfg.lr, penalty="l1" if cfg.l1_lambda else None,
+                 penalty_lambda=cfg.l1_lambda, evals={"train": train, "test": test},
+                 eval_at_start=True, ctx=ctx, name="mlp", member_names=acts)
+    h = fitted.history
+    results = []
+    for e, act in enumerate(acts):
         results.append({"activation": act,
-                        "train_accuracy": float(h.final("train", "accuracy")[0]),
-                        "test_accuracy": float(h.final("test", "accuracy")[0]),
-                        "train_loss": float(h.final("train", "loss")[0]),
-                        "test_loss": float(h.final("test", "loss")[0])})
-        histories[act], models[act] = h, model
+                        "train_accuracy": float(h.final("train", "accuracy")[e]),
+                        "test_accuracy": float(h.final("test", "accuracy")[e]),
+                        "train_loss": float(h.final("train", "loss")[e]),
+                        "test_loss": float(h.final("test", "loss")[e])})
         ctx.echo(f"{act:<8} train acc {results[-1]['train_accuracy']:.3f}  "
                  f"test acc {results[-1]['test_accuracy']:.3f}")
     ctx.table(results, title="Final accuracy and BCE per hidden activation")
@@ -138,7 +145,7 @@ def run(cfg: Config, ctx) -> dict:
              f"{mean.tolist()} and std {std.tolist()}. MLP 2-{'-'.join(map(str, cfg.widths))}-1, "
              f"N(0, {cfg.init_std:g}²) initialisation, SGD lr {cfg.lr:g}, batch "
              f"{cfg.batch_size}, {cfg.epochs} epochs, L1 λ = {cfg.l1_lambda:g}.")
-    _plot(cfg, ctx, table, tr_idx, te_idx, mean, std, histories, models)
+    _plot(cfg, ctx, table, tr_idx, te_idx, mean, std, h, model)
     best = max(results, key=lambda r: r["test_accuracy"])
     return {"results": results, "best_activation": best["activation"],
             "best_test_accuracy": best["test_accuracy"], "n_train": len(tr_idx),
@@ -146,13 +153,12 @@ def run(cfg: Config, ctx) -> dict:
             "input_mean": mean.tolist(), "input_std": std.tolist()}
 
 
-def _plot(cfg, ctx, table, tr_idx, te_idx, mean, std, histories, models) -> None:
+def _plot(cfg, ctx, table, tr_idx, te_idx, mean, std, h, model) -> None:
     acts = cfg.activations
     fig, axes = new_figure(ncols=len(acts), width=4.4, height=3.4, sharey=True)
-    for ax, act in zip(axes[0], acts, strict=True):
-        h = histories[act]
-        curves(ax, h.epochs, {"train": h.series("train", "accuracy")[:, 0],
-                              "test": h.series("test", "accuracy")[:, 0]},
+    for e, (ax, act) in enumerate(zip(axes[0], acts, strict=True)):
+        curves(ax, h.epochs, {"train": h.series("train", "accuracy")[:, e],
+                              "test": h.series("test", "accuracy")[:, e]},
                ylabel="accuracy", title=f"{act} hidden units")
     ctx.figure(fig, "accuracy", "Train and test accuracy per epoch, one panel per activation.")
     xs, labels = table.x, table.y
@@ -162,10 +168,11 @@ def _plot(cfg, ctx, table, tr_idx, te_idx, mean, std, histories, models) -> None
     mesh0, mesh1 = np.meshgrid(g0, g1)
     grid = torch.tensor(np.column_stack([mesh0.ravel(), mesh1.ravel()]), dtype=torch.float32)
     grid = ((grid - mean) / std).to(ctx.device)
+    with torch.no_grad():
+        probs = torch.sigmoid(model.eval()(grid)[:, :, 0]).cpu().numpy()
     fig, axes = new_figure(ncols=len(acts), width=4.4, height=4.0, sharey=True)
-    for ax, act in zip(axes[0], acts, strict=True):
-        with torch.no_grad():
-            prob = torch.sigmoid(models[act](grid)[0, :, 0]).cpu().numpy().reshape(mesh0.shape)
+    for e, (ax, act) in enumerate(zip(axes[0], acts, strict=True)):
+        prob = probs[e].reshape(mesh0.shape)
         ax.contourf(mesh0, mesh1, prob, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.5)
         ax.contour(mesh0, mesh1, prob, levels=[0.5], colors="k", linewidths=1.5)
         te = te_idx.numpy()
