@@ -45,11 +45,14 @@ def main() -> int:
     p.add_argument("--preset", default="full", help="smoke | quick | full (default: full)")
     p.add_argument("--only", default="", help="comma-separated experiment ids")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--runs-dir", default="", help="keep the run folders here (default: a "
+                   "temporary folder, removed at the end)")
     args = p.parse_args()
     only = {s for s in args.only.split(",") if s}
     ids = [e.id for e in all_experiments() if not only or e.id in only]
     rows = []
-    with tempfile.TemporaryDirectory(prefix="trainlab-suite-bench-") as runs_dir:
+    with tempfile.TemporaryDirectory(prefix="trainlab-suite-bench-") as tmp:
+        runs_dir = args.runs_dir or tmp
         for exp_id in ids:
             row = run_one(exp_id, args.preset, runs_dir)
             rows.append(row)
