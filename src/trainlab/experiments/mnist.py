@@ -323,7 +323,7 @@ def _plot_activations(ctx, model: Ensemble, xte, index: int, label: int) -> None
     maps = activation_maps(net, conv, xte[index:index + 1])[0].cpu()
     fig, axes = new_figure(ncols=2, width=4.2, height=3.2,
                            gridspec_kw={"width_ratios": [1, 2.5]})
-    axes[0, 0].imshow(xte[index, 0].cpu(), cmap="gray")
+    axes[0, 0].imshow(xte[index, 0].cpu().numpy(), cmap="gray")
     axes[0, 0].set_title(f"test image {index} (label {label})", fontsize=9)
     axes[0, 1].imshow(tile(maps), cmap="viridis")
     axes[0, 1].set_title(f"first convolution: {maps.shape[0]} channels", fontsize=9)
