@@ -71,6 +71,8 @@ def jacobian_norms(
         with torch.no_grad():
             x = F.linear(x.reshape(x.shape[0], -1), first.weight, first.bias)
             gram = first.weight @ first.weight.T  # (H, H)
+        # per-chunk Jacobians are C x H now, not C x D: same memory, larger chunks
+        chunk_size *= max(1, first.in_features // first.out_features)
 
     def g(xi: Tensor) -> Tensor:
         out = model(xi.unsqueeze(0)).squeeze(0)
