@@ -50,14 +50,12 @@ def validate_data(data: DataConfig) -> None:
         raise BadInput("config key 'data.root': not used with data.name = digits")
 
 
-def load_data(cfg, device: torch.device):
-    """Flattened (standardized) train/test images and labels on `device`, plus class count.
+def load_subsets(cfg):
+    """The dataset and its (possibly subsampled) train/test images and labels, on the CPU.
 
-    `cfg` needs `seed`, `normalize` and a `data` section (`DataConfig`). `data.max_train`
-    and `data.max_test` keep a random subset, drawn with one generator seeded by `cfg.seed`
-    (train first, then test). With `normalize` the pixels are standardized with the mean
-    and std of the (subset) training images. Returns `([x_train, y_train, x_test, y_test],
-    num_classes)`.
+    `data.max_train` and `data.max_test` keep a random subset, drawn with one generator
+    seeded by `cfg.seed` (train first, then test). Returns `(dataset, [x_train, y_train,
+    x_test, y_test])`.
     """
     ds = load_dataset(cfg.data.name, root=cfg.data.root or None, seed=cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -68,6 +66,19 @@ def load_data(cfg, device: torch.device):
     if cfg.data.max_test and cfg.data.max_test < len(xte):
         keep = torch.randperm(len(xte), generator=gen)[:cfg.data.max_test]
         xte, yte = xte[keep], yte[keep]
+    return ds, [xtr, ytr, xte, yte]
+
+
+def load_data(cfg, device: torch.device):
+    """Flattened (standardized) train/test images and labels on `device`, plus class count.
+
+    `cfg` needs `seed`, `normalize` and a `data` section (`DataConfig`). `data.max_train`
+    and `data.max_test` keep a random subset, drawn with one generator seeded by `cfg.seed`
+    (train first, then test). With `normalize` the pixels are standardized with the mean
+    and std of the (subset) training images. Returns `([x_train, y_train, x_test, y_test],
+    num_classes)`.
+    """
+    ds, (xtr, ytr, xte, yte) = load_subsets(cfg)
     xtr, xte = xtr.reshape(len(xtr), -1), xte.reshape(len(xte), -1)
     if cfg.normalize:
         _, _, (xtr, xte) = standardize(xtr, xte, per_feature=False)

@@ -21,10 +21,10 @@ from matplotlib.ticker import MaxNLocator
 from torch import nn
 
 from trainlab.config import BaseConfig, option
-from trainlab.data import load_dataset, standardize
+from trainlab.data import standardize
 from trainlab.diagnostics import activation_maps, weight_histograms
 from trainlab.errors import BadInput
-from trainlab.experiments._classification import DataConfig, validate_data
+from trainlab.experiments._classification import DataConfig, load_subsets, validate_data
 from trainlab.models import Ensemble, mlp_spec, pytorch_examples_cnn_spec, small_cnn_spec
 from trainlab.registry import experiment
 from trainlab.report.plots import new_figure
@@ -88,15 +88,7 @@ PRESETS = {
 
 def load_data(cfg: Config, device: torch.device):
     """The dataset (subsets taken with a seeded permutation), standardized, on `device`."""
-    ds = load_dataset(cfg.data.name, root=cfg.data.root or None, seed=cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    xtr, ytr, xte, yte = ds.x_train, ds.y_train, ds.x_test, ds.y_test
-    if cfg.data.max_train and cfg.data.max_train < len(xtr):
-        keep = torch.randperm(len(xtr), generator=gen)[:cfg.data.max_train]
-        xtr, ytr = xtr[keep], ytr[keep]
-    if cfg.data.max_test and cfg.data.max_test < len(xte):
-        keep = torch.randperm(len(xte), generator=gen)[:cfg.data.max_test]
-        xte, yte = xte[keep], yte[keep]
+    ds, (xtr, ytr, xte, yte) = load_subsets(cfg)
     if cfg.image_index >= len(xte):
         raise BadInput(f"config key 'image_index': the test set has {len(xte)} images")
     if cfg.normalize:

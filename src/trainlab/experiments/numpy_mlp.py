@@ -34,7 +34,7 @@ from trainlab.numpy_nn import (
     train,
 )
 from trainlab.registry import experiment
-from trainlab.report.plots import new_figure
+from trainlab.report.plots import lambda_sweep_figure, new_figure
 
 
 @dataclass
@@ -204,22 +204,10 @@ def run(cfg: Config, ctx) -> dict:
 
 
 def _plot(ctx, cfg: Config, curves: dict, mom: dict) -> None:
-    fig, axes = new_figure(ncols=2, nrows=2, width=5.4, height=3.4, sharex=True, sharey="row")
-    low = min(min(h["test_loss"]) for h in curves.values())
-    for col, pen in enumerate(("l1", "l2")):
-        for lam in getattr(cfg, f"{pen}_lambdas"):
-            h = curves[(pen, lam)]
-            axes[0, col].plot(h["epoch"], h["test_loss"], label=f"λ={lam:g}")
-            axes[1, col].plot(h["epoch"], h["train_loss"], label=f"λ={lam:g}")
-        axes[0, col].set_title(f"{pen.upper()} penalty")
-        axes[0, col].set_ylim(0.9 * low, 2.2 * low)
-        axes[1, col].set_yscale("log")
-        axes[1, col].set_xlabel("epoch")
-        axes[0, col].legend(fontsize="small")
-    for ax in axes.ravel():
-        ax.grid(alpha=0.3, which="both")
-    axes[0, 0].set_ylabel("test loss")
-    axes[1, 0].set_ylabel("training loss (log)")
+    panels = {pen: [(lam, curves[(pen, lam)]["epoch"], curves[(pen, lam)]["test_loss"],
+                     curves[(pen, lam)]["train_loss"]) for lam in getattr(cfg, f"{pen}_lambdas")]
+              for pen in ("l1", "l2")}
+    fig = lambda_sweep_figure(panels, "test loss", "training loss (log)")
     ctx.figure(fig, "lambda-sweep", "Test (top, zoomed on its minimum) and training (bottom) "
                "data loss of the NumPy MLP for every λ: without a penalty the training loss "
                "goes to 0 while the test loss rises again after its minimum (overfitting).")

@@ -22,7 +22,7 @@ from trainlab.data import load_dataset, standardize
 from trainlab.errors import BadInput
 from trainlab.models import mlp
 from trainlab.registry import experiment
-from trainlab.report.plots import new_figure
+from trainlab.report.plots import lambda_sweep_figure, new_figure
 from trainlab.train import Split, fit
 
 
@@ -160,22 +160,10 @@ def run(cfg: Config, ctx) -> dict:
 
 
 def _plot(ctx, cfg: Config, runs: dict, results: list[dict]) -> None:
-    fig, axes = new_figure(ncols=len(runs), nrows=2, width=5.4, height=3.4, sharex=True,
-                           sharey="row")
-    low = min(np.nanmin(h.series("test", "loss")) for _, h in runs.values())
-    for col, (pen, (lams, h)) in enumerate(runs.items()):
-        for e, lam in enumerate(lams):
-            axes[0, col].plot(h.epochs, h.series("test", "loss")[:, e], label=f"λ={lam:g}")
-            axes[1, col].plot(h.epochs, h.series("train", "loss")[:, e], label=f"λ={lam:g}")
-        axes[0, col].set_title(f"{pen.upper()} penalty")
-        axes[0, col].set_ylim(0.9 * low, 2.2 * low)
-        axes[1, col].set_yscale("log")
-        axes[1, col].set_xlabel("epoch")
-        axes[0, col].legend(fontsize="small")
-    for ax in axes.ravel():
-        ax.grid(alpha=0.3, which="both")
-    axes[0, 0].set_ylabel("test cross-entropy")
-    axes[1, 0].set_ylabel("training cross-entropy (log)")
+    panels = {pen: [(lam, h.epochs, h.series("test", "loss")[:, e],
+                     h.series("train", "loss")[:, e]) for e, lam in enumerate(lams)]
+              for pen, (lams, h) in runs.items()}
+    fig = lambda_sweep_figure(panels, "test cross-entropy", "training cross-entropy (log)")
     ctx.figure(fig, "curves", "Test (top, zoomed on its minimum) and training (bottom) loss "
                "per epoch, one colour per λ; the penalty term itself is not included.")
     fig, axes = new_figure(ncols=2, width=5.0)

@@ -40,6 +40,31 @@ def curves(ax, x, ys: dict[str, np.ndarray], *, logy: bool = False, xlabel: str 
     ax.grid(alpha=0.3)
 
 
+def lambda_sweep_figure(panels: dict, test_label: str, train_label: str):
+    """Test (top, zoomed on its minimum) and training (bottom, log) loss per epoch.
+
+    `panels`: penalty name -> list of `(λ, epochs, test_loss, train_loss)`, one column
+    per penalty, one colour per λ.
+    """
+    fig, axes = new_figure(ncols=len(panels), nrows=2, width=5.4, height=3.4, sharex=True,
+                           sharey="row")
+    low = min(float(np.nanmin(test)) for lines in panels.values() for _, _, test, _ in lines)
+    for col, (pen, lines) in enumerate(panels.items()):
+        for lam, epochs, test, train in lines:
+            axes[0, col].plot(epochs, test, label=f"λ={lam:g}")
+            axes[1, col].plot(epochs, train, label=f"λ={lam:g}")
+        axes[0, col].set_title(f"{pen.upper()} penalty")
+        axes[0, col].set_ylim(0.9 * low, 2.2 * low)
+        axes[1, col].set_yscale("log")
+        axes[1, col].set_xlabel("epoch")
+        axes[0, col].legend(fontsize="small")
+    for ax in axes.ravel():
+        ax.grid(alpha=0.3, which="both")
+    axes[0, 0].set_ylabel(test_label)
+    axes[1, 0].set_ylabel(train_label)
+    return fig
+
+
 def fallback_metrics_figure(rows: list[dict]):
     """Loss per epoch of every (fit, split, model) in metrics rows; None when empty.
 
