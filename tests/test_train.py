@@ -218,3 +218,20 @@ def test_per_member_activations_equal_separate_runs():
         torch.testing.assert_close(ens.member_vector(e), single.member_vector(0),
                                    rtol=1e-5, atol=1e-6)
         assert isinstance(ens.member(e)[1], type(single.member(0)[1]))
+
+
+def test_callback_returning_true_stops_after_that_epoch(tmp_path):
+    class StopAt:
+        def on_epoch_end(self, epoch, model, history):
+            return epoch == 3
+
+    ctx = RunContext(tmp_path / "run", "t", torch.device("cpu"), 0)
+    model = mlp([4], 1, 1, seeds=[0])
+    res = fit(model, _data(40), epochs=10, batch_size=16, loss="mse", eval_every=5,
+              callbacks=[StopAt()], ctx=ctx, progress=False)
+    assert res.history.epochs == [3]  # recorded although 3 is not a multiple of 5
+    trained = model.flat_parameters().clone()
+    ctx = RunContext(tmp_path / "run", "t", torch.device("cpu"), 0, resume=True)
+    again = fit(model, _data(40), epochs=10, batch_size=16, loss="mse", eval_every=5,
+                callbacks=[StopAt()], ctx=ctx, progress=False)
+    assert again.history.epochs == [3] and torch.equal(model.flat_parameters(), trained)

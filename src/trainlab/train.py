@@ -194,11 +194,12 @@ def fit(model: Ensemble, train: Split, *, epochs: int, batch_size: int, loss: st
     `Diverged`; "mask" freezes the diverged members and goes on. evals: splits evaluated
     every `eval_every` epochs (include "train" for exact full-data train metrics; otherwise
     the train loss is the mean minibatch loss). callbacks: objects with any of
-    `on_step(step, model, losses)`, `on_epoch_end(epoch, model, history)`,
-    `state_dict()`, `load_state_dict(state)`. precision: "fp32", or "bf16" for mixed
-    precision (the forward pass under bfloat16 autocast, convolutions channels-last;
-    weights, optimizer and loss stay float32): about 1.9x faster for the pytorch/examples
-    CNN on a CPU with AVX512-BF16 (bench/cnn.py), slower on CPUs without it.
+    `on_step(step, model, losses)`, `on_epoch_end(epoch, model, history)` (returning
+    True ends training after that epoch), `state_dict()`, `load_state_dict(state)`.
+    precision: "fp32", or "bf16" for mixed precision (the forward pass under bfloat16
+    autocast, convolutions channels-last; weights, optimizer and loss stay float32):
+    1.5-2.2x faster for the pytorch/examples CNN on a CPU with AVX512-BF16
+    (bench/cnn.py), slower on CPUs without it.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r} (choose {', '.join(PRECISIONS)})")
@@ -350,15 +351,21 @@ def fit(model: Ensemble, train: Split, *, epochs: int, batch_size: int, loss: st
                     opt.freeze(bad)
             if epoch % eval_every == 0 or epoch == epochs:
                 record(epoch, running)
+            stop = False
             for cb in callbacks:
-                if hasattr(cb, "on_epoch_end"):
-                    cb.on_epoch_end(epoch, model, history)
-            if ckpt is not None and (epoch % every == 0 or epoch == epochs):
-                ckpt.save(snapshot(epoch, done=epoch == epochs))
+                if hasattr(cb, "on_epoch_end") and cb.on_epoch_end(epoch, model, history):
+                    stop = True
+            if stop and history.epochs[-1:] != [epoch]:
+                record(epoch, running)  # the last epoch trained is always in the history
+            done = epoch == epochs or stop
+            if ckpt is not None and (epoch % every == 0 or done):
+                ckpt.save(snapshot(epoch, done=done))
             bar.update(1)
             if show and history.has("train", "loss"):
                 bar.set_postfix(loss=f"{np.nanmean(history.final('train', 'loss')):.4g}",
                                 refresh=False)
+            if stop:
+                break
     finally:
         bar.close()
         torch.set_num_threads(threads_before)

@@ -12,7 +12,6 @@ from trainlab.experiments.sensitivity import (
     PRESETS,
     Config,
     StopBelow,
-    StopTraining,
     batch_sizes,
     load_data,
 )
@@ -111,9 +110,8 @@ def test_batch_sizes_are_capped_at_the_train_size():
 def test_stopping_rule():
     stop = StopBelow(1e-3)
     h = History(epochs=[1], seconds=[0.0], values={"train/loss": [[5e-3]]})
-    stop.on_epoch_end(1, None, h)  # above the threshold: goes on
+    assert stop.on_epoch_end(1, None, h) is False  # above the threshold: goes on
     h.epochs.append(2)
     h.values["train/loss"].append([5e-4])
-    with pytest.raises(StopTraining):
-        stop.on_epoch_end(2, None, h)
-    assert stop.history is h
+    assert stop.on_epoch_end(3, None, h) is False  # epoch 3 not evaluated yet
+    assert stop.on_epoch_end(2, None, h) is True

@@ -86,22 +86,16 @@ def batch_sizes(cfg, n_train: int) -> list[int]:
     return out
 
 
-class StopTraining(Exception):
-    """Raised by `StopBelow` to end a fit early (the model is trained in place)."""
-
-
 class StopBelow:
     """Callback: stop once every member's full train loss is below `threshold`."""
 
     def __init__(self, threshold: float):
         self.threshold = threshold
-        self.history: History | None = None
 
-    def on_epoch_end(self, epoch, model, history) -> None:
-        self.history = history
-        if history.has("train", "loss") and history.epochs and history.epochs[-1] == epoch \
-                and float(np.max(history.final("train", "loss"))) < self.threshold:
-            raise StopTraining
+    def on_epoch_end(self, epoch, model, history) -> bool:
+        return bool(history.has("train", "loss") and history.epochs
+                    and history.epochs[-1] == epoch
+                    and float(np.max(history.final("train", "loss"))) < self.threshold)
 
 
 def train_until(cfg, ctx, bs: int, train: Split, in_features: int, classes: int):
@@ -115,14 +109,10 @@ def train_until(cfg, ctx, bs: int, train: Split, in_features: int, classes: int)
     final = ctx.checkpoint(f"final-batch-{bs}")
     state = final.load() if ctx.resume else None
     if state is None:
-        stop = StopBelow(cfg.loss_threshold)
-        try:
-            history = fit(model, train, epochs=cfg.epochs, batch_size=bs, loss="cross_entropy",
-                          optimizer=cfg.optimizer, lr=cfg.lr, evals={"train": train},
-                          ctx=ctx, name=f"batch-{bs}", member_names=[f"batch {bs}"],
-                          callbacks=[stop]).history
-        except StopTraining:
-            history = stop.history
+        history = fit(model, train, epochs=cfg.epochs, batch_size=bs, loss="cross_entropy",
+                      optimizer=cfg.optimizer, lr=cfg.lr, evals={"train": train},
+                      ctx=ctx, name=f"batch-{bs}", member_names=[f"batch {bs}"],
+                      callbacks=[StopBelow(cfg.loss_threshold)]).history
         state = {"flat": model.flat_parameters().cpu(), "history": history.state()}
         final.save(state)
     model.load_flat(state["flat"].to(ctx.device))
