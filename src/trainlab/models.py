@@ -169,6 +169,7 @@ class Ensemble(nn.Module):
         self.input_shape = tuple(input_shape)
         self.layers = nn.ModuleList()
         shape = self.input_shape
+        widest = math.prod(shape)
         for item in self.spec:
             kind = item[0]
             if kind == "linear":
@@ -196,7 +197,10 @@ class Ensemble(nn.Module):
             else:
                 raise ValueError(f"unknown layer kind {kind!r}")
             self.layers.append(layer)
+            widest = max(widest, math.prod(shape))
         self.output_shape = shape
+        # numbers per example and member of the largest activation (sizes eval batches)
+        self.widest_activation = widest
         self.init_std = init_std
         self._initialise(list(enumerate(self.seeds)))
 

@@ -113,10 +113,29 @@ class FitResult:
         return [d is not None for d in self.diverged_epoch]
 
 
+# Numbers in the largest activation of one evaluation batch of a convolutional model
+# (all members): 4M floats, 16 MB, keeps a batch in cache. For the pytorch/examples
+# CNN that is 113 images, and evaluating 4,000 MNIST images takes 1.5-1.9 s instead
+# of 2.1-2.5 s in batches of 4,096. MLPs: 1,024 examples (10-20 % faster than 4,096
+# for 8 and 100 members of 784-256-10).
+EVAL_BUDGET = 4 * 2 ** 20
+
+
+def eval_batch(model: Ensemble) -> int:
+    """Examples per forward pass when evaluating `model` (see `EVAL_BUDGET`)."""
+    if not any(item[0] == "conv" for item in getattr(model, "spec", ())):
+        return 1024
+    return max(32, min(4096, EVAL_BUDGET // (model.widest_activation * model.E)))
+
+
 @torch.no_grad()
 def evaluate(model: Ensemble, split: Split, loss: str,
-             batch: int = 4096) -> dict[str, torch.Tensor]:
-    """Mean loss (and accuracy for classification) of every member on a split: (E,) each."""
+             batch: int | None = None) -> dict[str, torch.Tensor]:
+    """Mean loss (and accuracy for classification) of every member on a split: (E,) each.
+
+    batch: examples per forward pass; by default `eval_batch(model)`.
+    """
+    batch = batch or eval_batch(model)
     was_training = model.training
     model.eval()
     n = len(split)
