@@ -179,9 +179,10 @@ def _compile_setting() -> tuple[str, str | None] | None:
     """`TRAINLAB_COMPILE`: unset/0 off; 1|default|reduce-overhead|max-autotune|aot_eager.
 
     Opt-in because it pays only for long runs: on the 2-core CPU, compiling the
-    forward+loss of 100 1-10-10-1 members took 20 s and made a step 1.45x faster
-    (1.25 ms -> 0.86 ms), so it breaks even after ~50,000 steps. `reduce-overhead`
-    adds CUDA-graph capture on a GPU; `aot_eager` only traces (for tests).
+    forward+loss of 100 1-10-10-1 members took 5-20 s (less with inductor's disk
+    cache) and made a step 1.2-1.45x faster, so it breaks even after 20,000-50,000
+    steps (bench/compile.py). `reduce-overhead` adds CUDA-graph capture on a GPU;
+    `aot_eager` only traces (for tests).
     """
     value = os.environ.get("TRAINLAB_COMPILE", "").strip().lower()
     if value in ("", "0", "off", "false", "no"):
