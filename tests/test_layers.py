@@ -12,7 +12,8 @@ LAYERS = {  # module (first component under trainlab) -> layer, 1 = top
     "experiments": 2,
     "train": 3, "sweep": 3, "sweeps": 3, "report": 3, "runner": 3,
     "runs": 4,
-    "data": 5, "models": 5, "optim": 5, "losses": 5, "diagnostics": 5, "numpy_nn": 5,
+    "data": 5, "models": 5, "ensemble_layers": 5, "optim": 5, "losses": 5, "diagnostics": 5,
+    "numpy_nn": 5,
     "config": 5, "registry": 5, "errors": 5, "critical": 5, "progress": 5,
 }
 

@@ -6,7 +6,6 @@ from torch import nn
 
 from trainlab.models import (
     Ensemble,
-    dropout,
     mlp,
     mlp_param_count,
     pytorch_examples_cnn_spec,
@@ -101,17 +100,3 @@ def test_bf16_autocast_forward_matches_plain_members():
     with torch.no_grad():
         exact = [model.member(e)(x) for e in range(2)]
     assert max((out[e] - exact[e]).abs().max() for e in range(2)) < 0.05
-
-
-def test_dropout_mask_scale_seed_and_gradient():
-    x = torch.ones(200, 50, requires_grad=True)
-    torch.manual_seed(3)
-    y = dropout(x, 0.25, True)
-    kept = y != 0
-    assert torch.all(y[kept] == 1 / 0.75)
-    assert abs(kept.float().mean().item() - 0.75) < 0.01
-    torch.manual_seed(3)
-    assert torch.equal(dropout(x, 0.25, True), y)  # torch's seed decides the mask
-    y.sum().backward()
-    assert torch.equal(x.grad, y.detach())  # gradient is the scaled mask
-    assert dropout(x, 0.25, False) is x
