@@ -154,18 +154,26 @@ def evaluate(model: Ensemble, split: Split, loss: str,
     return sums
 
 
-def _small_work_threads(model: Ensemble) -> int | None:
-    """One thread for MLP work, where OpenMP's fork/join costs more than it saves.
+# Multiply-adds per training step (members x batch x parameters per member) below which
+# MLP work runs on one thread.
+SMALL_STEP_MACS = 20_000_000
 
-    Measured on a 2-core CPU: a 100-member 1-10-10-1 ensemble step is ~2x faster on one
-    thread, and on a loaded machine two threads made MLP training 4-50x slower (an
-    8-member MNIST MLP: 255 s vs 68 s; random-labels' 784-512-10 pair: 154 s vs 34 s).
-    Convolutional models keep torch's default. `TRAINLAB_THREADS` (set by the user or
-    by `suite --workers`) always wins.
+
+def _small_work_threads(model: Ensemble, batch_size: int) -> int | None:
+    """One thread for small MLP steps, where OpenMP's fork/join costs more than it saves.
+
+    Measured on an idle 2-core CPU with the features-major layout: steps below ~5M
+    multiply-adds run as fast on one thread as on two (100 members of 1-10-10-1 at
+    batch 100: 1.4M), while larger ones gain from two (8 members of 784-256-10 at batch
+    64, 104M: 1.8x; one 784-512-10, 26M: 1.5x). A second thread is also a risk on a
+    busy machine, where a spinning OpenMP worker made the old layout's MNIST MLPs 4-50x
+    slower; hence the margin (20M). Convolutional models keep torch's default.
+    `TRAINLAB_THREADS` (set by the user or by `suite --workers`) always wins.
     """
-    if os.environ.get("TRAINLAB_THREADS"):
+    if os.environ.get("TRAINLAB_THREADS") or any(item[0] == "conv" for item in model.spec):
         return None
-    return None if any(item[0] == "conv" for item in model.spec) else 1
+    work = model.E * batch_size * model.params_per_member()
+    return 1 if work < SMALL_STEP_MACS else None
 
 
 PRECISIONS = ("fp32", "bf16")
@@ -316,7 +324,7 @@ def fit(model: Ensemble, train: Split, *, epochs: int, batch_size: int, loss: st
     model.train()
     step = start_epoch * max(1, -(-n // batch_size))
     threads_before = torch.get_num_threads()
-    threads = _small_work_threads(model)
+    threads = _small_work_threads(model, min(batch_size, len(train)))
     if threads is not None and device.type == "cpu":
         torch.set_num_threads(threads)
     try:
