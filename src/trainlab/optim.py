@@ -91,16 +91,19 @@ class EnsembleOptimizer:
                 zip(flat.split(self._sizes, dim=1), self.params, strict=True)]
 
     def _group_grads(self) -> list[torch.Tensor]:
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
+        grads = [p.grad for p in self.params]
         if self.flat:
             grads = [self._flatten(grads)]
-        weights = [self._flatten(self.params)] if self.flat else self.params
+        else:
+            grads = [g if g is not None else torch.zeros_like(p)
+                     for g, p in zip(grads, self.params, strict=True)]
         out = []
-        for g, w in zip(grads, weights, strict=True):
+        for i, g in enumerate(grads):
             if not self._all_active:
                 mask = self.active.reshape(-1, *([1] * (g.dim() - 1)))
                 g = torch.where(mask, g, torch.zeros((), dtype=g.dtype, device=g.device))
             if self.weight_decay:
+                w = self._flatten(self.params) if self.flat else self.params[i]
                 g = g.add(w.detach(), alpha=self.weight_decay)
             out.append(g)
         return out
