@@ -21,19 +21,23 @@ _PER_EXAMPLE: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
 }
 
 
-def _first_linear(model: nn.Module) -> tuple[nn.Linear, nn.Module] | None:
-    """(first layer, the rest) for an `nn.Sequential` that opens with [Flatten,] Linear."""
+def _first_linear(model: nn.Module, x: Tensor) -> tuple[nn.Linear, nn.Module] | None:
+    """(first layer, the rest) when `model` is an `nn.Sequential` that opens with
+    [Flatten,] Linear and maps each example of `x` through that layer whole."""
     if not isinstance(model, nn.Sequential):
         return None
     layers = list(model)
-    i = 0
+    i, flattened = 0, False
     while i < len(layers) and (isinstance(layers[i], nn.Identity) or (
             isinstance(layers[i], nn.Flatten) and layers[i].start_dim == 1
             and layers[i].end_dim == -1)):
+        flattened = flattened or isinstance(layers[i], nn.Flatten)
         i += 1
-    if i + 1 < len(layers) and isinstance(layers[i], nn.Linear):
-        return layers[i], nn.Sequential(*layers[i + 1:])
-    return None
+    if i + 1 >= len(layers) or not isinstance(layers[i], nn.Linear):
+        return None
+    if not (x.dim() == 2 or flattened) or x[0].numel() != layers[i].in_features:
+        return None
+    return layers[i], nn.Sequential(*layers[i + 1:])
 
 
 def jacobian_norms(
@@ -63,10 +67,9 @@ def jacobian_norms(
     if chunk_size < 1:
         raise BadInput(f"chunk_size must be positive, got {chunk_size}")
     x = x.detach()
-    split = _first_linear(model)
+    split = _first_linear(model, x)
     gram = None
-    if split is not None and split[0].out_features < split[0].in_features \
-            and x[0].numel() == split[0].in_features:
+    if split is not None and split[0].out_features < split[0].in_features:
         first, model = split
         with torch.no_grad():
             x = F.linear(x.reshape(x.shape[0], -1), first.weight, first.bias)
