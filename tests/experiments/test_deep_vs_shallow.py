@@ -9,15 +9,6 @@ from trainlab.models import Ensemble, mlp, small_cnn_spec
 from trainlab.runner import execute
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: a second (spinning) thread only slows them on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def numel(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 

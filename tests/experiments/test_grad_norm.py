@@ -11,15 +11,6 @@ from trainlab.runner import execute
 from trainlab.runs import read_metrics
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: a second (spinning) thread only slows them on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_smoke_run(tmp_path):
     out = execute("grad-norm", preset="smoke", runs_dir=tmp_path, progress=False, quiet=True)
     assert out.state == "completed", out.reason

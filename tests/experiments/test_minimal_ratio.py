@@ -13,14 +13,6 @@ from trainlab.runner import execute
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: a second (spinning) thread only slows them on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture(scope="module")
 def outcome(tmp_path_factory):

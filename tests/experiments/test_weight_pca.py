@@ -3,18 +3,8 @@ snapshots (joint, layer 1 and per-run trajectory)."""
 
 import numpy as np
 import pytest
-import torch
 
 from trainlab.runner import execute
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: a second (spinning) thread only slows them on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def svd_ratio(rows: np.ndarray, k: int) -> np.ndarray:
