@@ -83,3 +83,18 @@ def load_data(cfg, device: torch.device):
     if cfg.normalize:
         _, _, (xtr, xte) = standardize(xtr, xte, per_feature=False)
     return [t.to(device) for t in (xtr, ytr, xte, yte)], int(ds.num_classes)
+
+
+def standardized_mnist(seed: int, max_train: int = 0) -> list[torch.Tensor]:
+    """MNIST `[x_train, y_train, x_test, y_test]` on the CPU, images kept (N, 1, 28, 28).
+
+    `max_train` (0: all) keeps a random subset of the training images, drawn from a
+    generator seeded with `seed`; pixels are standardized with the training mean and std.
+    """
+    ds = load_dataset("mnist", seed=seed)
+    x, y = ds.x_train, ds.y_train
+    if max_train and max_train < len(x):
+        keep = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+        x, y = x[keep[:max_train]], y[keep[:max_train]]
+    _, _, (x, xt) = standardize(x, ds.x_test, per_feature=False)
+    return [x, y, xt, ds.y_test]

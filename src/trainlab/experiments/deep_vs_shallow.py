@@ -24,12 +24,11 @@ import torch
 from trainlab.config import BaseConfig, option
 from trainlab.data import (
     default_domain,
-    load_dataset,
     parse_expression,
     sample_function,
-    standardize,
 )
 from trainlab.errors import BadInput
+from trainlab.experiments._classification import standardized_mnist
 from trainlab.models import Ensemble, mlp, size_to_budget, small_cnn_spec
 from trainlab.registry import experiment
 from trainlab.report.plots import curves, new_figure
@@ -141,13 +140,7 @@ def run_functions(cfg: Config, ctx) -> list[dict]:
 def run_mnist(cfg: Config, ctx) -> list[dict]:
     """One CNN ensemble per depth on the MNIST subset; train and test curves."""
     m = cfg.mnist
-    ds = load_dataset("mnist", seed=cfg.seed)
-    x, y = ds.x_train, ds.y_train
-    if m.max_train and m.max_train < len(x):
-        keep = torch.randperm(len(x), generator=torch.Generator().manual_seed(cfg.seed))
-        x, y = x[keep[:m.max_train]], y[keep[:m.max_train]]
-    _, _, (x, xt) = standardize(x, ds.x_test, per_feature=False)
-    x, y, xt, yt = (t.to(ctx.device) for t in (x, y, xt, ds.y_test))
+    x, y, xt, yt = (t.to(ctx.device) for t in standardized_mnist(cfg.seed, m.max_train))
     seeds = [cfg.seed + 1000 * r for r in range(m.runs)]
     out = []
     for depth in m.depths:

@@ -20,9 +20,9 @@ import numpy as np
 import torch
 
 from trainlab.config import BaseConfig, option
-from trainlab.data import load_dataset, standardize
 from trainlab.diagnostics import trajectory_pca, weight_pca
 from trainlab.errors import BadInput
+from trainlab.experiments._classification import standardized_mnist
 from trainlab.models import mlp
 from trainlab.registry import experiment
 from trainlab.report.plots import new_figure
@@ -84,14 +84,8 @@ class WeightRecorder:
 
 
 def load_mnist(cfg: Config, device):
-    ds = load_dataset("mnist", seed=cfg.seed)
-    x, y = ds.x_train, ds.y_train
-    if cfg.max_train and cfg.max_train < len(x):
-        keep = torch.randperm(len(x), generator=torch.Generator().manual_seed(cfg.seed))
-        x, y = x[keep[:cfg.max_train]], y[keep[:cfg.max_train]]
-    _, _, (x, xt) = standardize(x, ds.x_test, per_feature=False)
     return [t.reshape(len(t), -1).to(device) if t.is_floating_point() else t.to(device)
-            for t in (x, y, xt, ds.y_test)]
+            for t in standardized_mnist(cfg.seed, cfg.max_train)]
 
 
 @experiment("weight-pca", config=Config, presets=PRESETS, chapter="optimization",
