@@ -10,7 +10,7 @@ and the minimal ratio of every run.
   full-batch ‖∇L‖², by double backward), then `torch.func.hessian` + `eigvalsh`;
 - trainlab: the experiment's own functions, all N runs as one ensemble: `loss_phase`
   (`trainlab.train.fit`), `critical_phase` (batched Newton steps of
-  `trainlab.critical.find_critical`, each run stopping once ‖∇L‖ < 1e-3) and the
+  `trainlab.diagnostics.critical.find_critical`, each run stopping once ‖∇L‖ < 1e-3) and the
   eigenvalues of the closed-form Hessians.
 
 Both sides run in this process with the same number of torch threads (default 1: the

@@ -14,7 +14,7 @@ LAYERS = {  # module (first component under trainlab) -> layer, 1 = top
     "runs": 4,
     "data": 5, "models": 5, "ensemble_layers": 5, "optim": 5, "losses": 5, "diagnostics": 5,
     "numpy_nn": 5,
-    "config": 5, "registry": 5, "errors": 5, "critical": 5, "progress": 5,
+    "config": 5, "registry": 5, "errors": 5, "progress": 5,
 }
 
 

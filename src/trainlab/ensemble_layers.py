@@ -113,7 +113,7 @@ class EnsembleLinear(nn.Module):
         return torch.baddbmm(self.bias.unsqueeze(2), self.weight, h)
 
     def member(self, e: int) -> nn.Linear:
-        layer = nn.Linear(self.in_features, self.out_features)
+        layer = nn.Linear(self.in_features, self.out_features, dtype=self.weight.dtype)
         with torch.no_grad():
             layer.weight.copy_(self.weight[e])
             layer.bias.copy_(self.bias[e])
@@ -141,7 +141,8 @@ class EnsembleConv2d(nn.Module):
         return F.conv2d(x, w, self.bias.reshape(-1), self.stride, self.padding, groups=self.E)
 
     def member(self, e: int) -> nn.Conv2d:
-        layer = nn.Conv2d(self.cin, self.cout, self.k, self.stride, self.padding)
+        layer = nn.Conv2d(self.cin, self.cout, self.k, self.stride, self.padding,
+                          dtype=self.weight.dtype)
         with torch.no_grad():
             layer.weight.copy_(self.weight[e])
             layer.bias.copy_(self.bias[e])

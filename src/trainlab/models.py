@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from trainlab.diagnostics.params import count_params
 from trainlab.ensemble_layers import (
     ACTIVATIONS,
     EnsembleConv2d,
@@ -153,7 +154,7 @@ class Ensemble(nn.Module):
         return x
 
     def member(self, e: int) -> nn.Sequential:
-        """Member `e` as an ordinary `nn.Sequential` with copied weights."""
+        """Member `e` as an ordinary `nn.Sequential` with copied weights (same dtype)."""
         modules: list[nn.Module] = []
         needs_flatten = len(self.input_shape) > 1
         for item, layer in zip(self.spec, self.layers, strict=True):
@@ -177,16 +178,18 @@ class Ensemble(nn.Module):
                 needs_flatten = False
         return nn.Sequential(*modules).to(next(self.parameters()).device)
 
+    # The flat helpers follow the one layout of `trainlab.diagnostics.params`: row e of
+    # `flat_parameters()` is member e's vector, equal to `flatten_params(member(e))`.
     def member_vector(self, e: int) -> torch.Tensor:
-        """Member `e`'s parameters as one flat vector, in `member(e).parameters()` order."""
+        """Member `e`'s parameters as one flat vector `(P,)` (kept in the autograd graph)."""
         return torch.cat([p[e].reshape(-1) for p in self.parameters()])
 
     def flat_parameters(self) -> torch.Tensor:
-        """All members' parameters as `(E, P)`."""
+        """All members' parameters as `(E, P)`, detached (the layout of `diagnostics.params`)."""
         return torch.cat([p.detach().reshape(self.E, -1) for p in self.parameters()], dim=1)
 
     def load_flat(self, flat: torch.Tensor) -> None:
-        """Set all members' parameters from `(E, P)`."""
+        """Set all members' parameters from `(E, P)`, in place."""
         offset = 0
         with torch.no_grad():
             for p in self.parameters():
@@ -195,8 +198,8 @@ class Ensemble(nn.Module):
                 offset += n
 
     def params_per_member(self) -> int:
-        """Number of parameters of one member."""
-        return sum(p[0].numel() for p in self.parameters())
+        """P, the number of parameters of one member (`diagnostics.count_params` / E)."""
+        return count_params(self) // self.E
 
 
 # ----------------------------------------------------------------- architectures
@@ -247,7 +250,11 @@ def small_cnn_spec(channels: Sequence[int], hidden: int = 0, num_classes: int = 
 
 
 def mlp_param_count(in_features: int, widths: Sequence[int], out_features: int) -> int:
-    """Parameters of an MLP with biases."""
+    """P of an MLP `in -> widths... -> out` with biases, without building it.
+
+    The one formula of trainlab (the critical-point tests use it too);
+    for a built module count with `trainlab.diagnostics.count_params`.
+    """
     dims = [in_features, *widths, out_features]
     return sum(a * b + b for a, b in zip(dims[:-1], dims[1:], strict=False))
 

@@ -58,3 +58,39 @@ def test_float32_model_evaluated_in_float64(regression_data):
 def test_unknown_loss_name(mlp, regression_data):
     with pytest.raises(BadInput):
         make_loss_fn(mlp, "hinge", *regression_data)
+
+
+def test_one_flat_layout_everywhere():
+    """Ensemble, diagnostics and the critical-point search read (E, P) the same way."""
+    from trainlab.diagnostics.critical import mlp_forward, mlp_mse_grad_hessian
+    from trainlab.models import mlp, mlp_param_count
+
+    sizes = [2, 3, 4, 1]
+    model = mlp(sizes[1:-1], sizes[0], sizes[-1], seeds=[0, 1, 2], activation="tanh").double()
+    flat = model.flat_parameters()
+    P = mlp_param_count(sizes[0], sizes[1:-1], sizes[-1])
+    assert flat.shape == (3, P) and model.params_per_member() == P == 30
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(7, 2, generator=gen, dtype=torch.float64)
+    y = torch.randn(7, 1, generator=gen, dtype=torch.float64)
+    for e in range(3):
+        net = model.member(e)
+        assert count_params(net) == P
+        assert torch.equal(flat[e], flatten_params(net))
+        assert torch.equal(flat[e], model.member_vector(e).detach())
+        # the critical-point search's MLP reads row e as member e
+        assert torch.allclose(mlp_forward(flat[e:e + 1], x, sizes, "tanh")[0], net(x),
+                              rtol=0, atol=1e-14)
+    loss, _, _ = mlp_mse_grad_hessian(flat, x, y, sizes, "tanh", hessian=False)
+    assert torch.allclose(loss, nn.functional.mse_loss(model(x), y.expand(3, 7, 1),
+                                                       reduction="none").mean((1, 2)))
+    # writing: Ensemble.load_flat and diagnostics.load_flat put the same numbers in place
+    new = torch.arange(3 * P, dtype=torch.float64).reshape(3, P) / 100
+    model.load_flat(new)
+    assert torch.equal(model.flat_parameters(), new)
+    for e in range(3):
+        net = model.member(e)
+        assert torch.equal(flatten_params(net), new[e])
+        load_flat(net, new[e].flip(0))
+        assert torch.equal(flatten_params(net), new[e].flip(0))
+        assert torch.equal(net[0].weight.detach().reshape(-1), new[e].flip(0)[:6])

@@ -1,14 +1,18 @@
 """Diagnostics of trained networks, one quantity per module, each checked against an oracle.
 
 They work on ordinary `torch.nn.Module`s and on flat parameter vectors ``theta`` of shape
-``(P,)`` (see `flatten_params` and `make_loss_fn`); trainlab imports nothing above them.
+``(P,)``, or ``(E, P)`` for an ensemble, in the one layout that `params` documents (see
+`flatten_params` and `make_loss_fn`); `critical` drives E networks to critical points.
+They import nothing of trainlab but `errors` (ground floor, layer 5).
 """
 
 from .activations import activation_maps, weight_histograms
+from .critical import CriticalResult, find_critical, mlp_mse_grad_hessian, mlp_mse_objective
 from .grad_norm import grad_norm, grad_norms_per_layer, loss_grad, loss_grad_norm
 from .hessian import (
     SpectralDensity,
     dense_hessian,
+    func_grad_hessian,
     hessian_eigenvalues,
     hvp,
     hvp_operator,
@@ -24,13 +28,16 @@ from .sensitivity import jacobian_norms, loss_input_grad_norms
 from .sharpness import sharpness
 
 __all__ = [
+    "CriticalResult",
     "PCAResult",
     "SpectralDensity",
     "Tridiagonal",
     "activation_maps",
     "count_params",
     "dense_hessian",
+    "find_critical",
     "flatten_params",
+    "func_grad_hessian",
     "grad_norm",
     "grad_norms_per_layer",
     "hessian_eigenvalues",
@@ -47,6 +54,8 @@ __all__ = [
     "loss_input_grad_norms",
     "make_loss_fn",
     "minimal_ratio",
+    "mlp_mse_grad_hessian",
+    "mlp_mse_objective",
     "sharpness",
     "spectral_density",
     "trajectory_pca",

@@ -3,7 +3,10 @@
 ``loss_fn`` is a function of a flat parameter vector ``theta`` of shape ``(P,)`` returning a
 scalar (build one with `trainlab.diagnostics.make_loss_fn`). Hessian-vector products use
 double backward (Pearlmutter's trick): one gradient with ``create_graph=True``, then one
-backward of ``g . v`` per vector, reusing the gradient graph.
+backward of ``g . v`` per vector, reusing the gradient graph. Dense Hessians, of one point
+(`dense_hessian`) or of E points at once (`func_grad_hessian`, which the critical-point
+search uses), come from one ``torch.func`` core: forward-over-reverse,
+``H e_k = jvp(jacrev(loss_fn), theta, e_k)``, vmapped over basis vectors and members.
 """
 
 from __future__ import annotations
@@ -73,24 +76,61 @@ def hvp(loss_fn: LossFn, params: Tensor, v: Tensor) -> Tensor:
     return hvp_operator(loss_fn, params)(v)
 
 
+def func_grad_hessian(
+    loss_fn: LossFn,
+    theta: Tensor,
+    hessian: bool = True,
+    chunk: int = 8,
+    vector_chunk: int | None = None,
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """Loss ``(E,)``, gradient ``(E, P)`` and Hessian ``(E, P, P)`` at every row of ``theta``.
+
+    ``loss_fn(t (P,)) -> scalar`` must be ``torch.func``-transformable (`make_loss_fn`'s
+    losses are). Row k of a member's Hessian is ``jvp(jacrev(loss_fn), t, e_k)``, taken for
+    ``vector_chunk`` basis vectors at once (all P when None) and ``chunk`` members at once,
+    so memory is about ``chunk * vector_chunk`` gradient graphs. The Hessian is symmetrised,
+    ``(H + H^T) / 2``, which only removes rounding noise. ``hessian=False`` skips it (None).
+    """
+    if theta.dim() != 2:
+        raise BadInput(f"theta must be (E, P), got shape {tuple(theta.shape)}")
+    g, value = torch.func.vmap(torch.func.grad_and_value(loss_fn))(theta)
+    if not hessian:
+        return value, g, None
+    p = theta.shape[1]
+    step = p if vector_chunk is None else max(1, vector_chunk)
+    eye = torch.eye(p, dtype=theta.dtype, device=theta.device)
+    # jacrev, not grad: forward-mode over torch.func.grad fails on functional_call losses
+    # ("ZeroTensors are immutable"), and for a scalar loss the two are the same gradient
+    grad_fn = torch.func.jacrev(loss_fn)
+
+    def rows(t: Tensor, basis: Tensor) -> Tensor:  # (K, P): H e_k for the rows e_k of basis
+        return torch.func.vmap(lambda v: torch.func.jvp(grad_fn, (t,), (v,))[1])(basis)
+
+    def member(t: Tensor) -> Tensor:  # (P, P)
+        return torch.cat([rows(t, eye[i : i + step]) for i in range(0, p, step)])
+
+    members = torch.func.vmap(member)
+    h = torch.cat([members(theta[i : i + chunk]) for i in range(0, theta.shape[0], chunk)])
+    return value, g, (h + h.transpose(1, 2)) / 2
+
+
 def dense_hessian(
     loss_fn: LossFn, params: Tensor, max_params: int = MAX_DENSE_PARAMS, chunk: int = 256
 ) -> Tensor:
-    """Return the full Hessian ``(P, P)`` at ``params``, built from ``P`` Hessian-vector products.
+    """Return the full Hessian ``(P, P)`` at ``params`` (shape ``(P,)``), symmetrised.
 
-    The products are taken ``chunk`` basis vectors at a time. Memory is ``P^2`` numbers, so
-    ``P > max_params`` is refused (`BadInput`): use `lanczos_top_k` or `spectral_density`.
-    The result is symmetrised, ``(H + H^T) / 2``, which only removes rounding noise.
+    `func_grad_hessian` for one point, ``chunk`` basis vectors at a time. Memory is ``P^2``
+    numbers, so ``P > max_params`` is refused (`BadInput`): use `lanczos_top_k` or
+    `spectral_density`. ``loss_fn`` must be ``torch.func``-transformable.
     """
     p = params.numel()
     if p > max_params:
         raise BadInput(
             f"dense Hessian of P={p} parameters refused (limit {max_params}); use Lanczos"
         )
-    op = hvp_operator(loss_fn, params)
-    eye = torch.eye(p, dtype=params.dtype, device=params.device)
-    h = torch.cat([op(eye[i : i + chunk]) for i in range(0, p, chunk)])
-    return (h + h.T) / 2
+    _, _, h = func_grad_hessian(loss_fn, params.detach().reshape(1, p), chunk=1,
+                                vector_chunk=chunk)
+    return h[0]
 
 
 def hessian_eigenvalues(

@@ -1,11 +1,21 @@
-"""Flat parameter vectors and functional losses for ordinary `torch.nn.Module`s.
+"""The one flat-parameter layout of trainlab, and functional losses of `torch.nn.Module`s.
 
-Every curvature diagnostic works on a loss written as a function of one flat vector
-``theta`` of shape ``(P,)``: the concatenation, in ``model.named_parameters()`` order, of
-every parameter reshaped to one dimension. `make_loss_fn` builds that function with
-`torch.func.functional_call`, so the model itself is never modified and any module
-without training-mode BatchNorm works (put BatchNorm models in ``eval()`` mode: in
-training mode their running statistics would be updated at every call).
+The layout. A network's parameters as one vector ``theta`` of shape ``(P,)`` are the
+concatenation, in ``model.parameters()`` order, of every parameter flattened row-major
+(C order). For an MLP with layer sizes ``(d0, d1, …, dL)`` that is, layer after layer,
+the weight ``(d_l, d_{l-1})`` row by row, then the bias ``(d_l,)``. An ensemble of E
+networks (`trainlab.models.Ensemble`, whose parameters carry a leading member axis
+``(E, *shape)``) is ``(E, P)``: row e is member e's vector. Every place that flattens
+parameters follows it and `tests/diagnostics/test_diag_params.py` checks that they agree:
+`flatten_params` / `load_flat` here; `Ensemble.flat_parameters` / `member_vector` /
+`load_flat`; and the critical-point search (`trainlab.diagnostics.critical`), whose MLP
+forward reads rows of ``(E, P)`` in this order.
+
+Every curvature diagnostic works on a loss written as a function of ``theta``.
+`make_loss_fn` builds that function with `torch.func.functional_call`, so the model
+itself is never modified and any module without training-mode BatchNorm works (put
+BatchNorm models in ``eval()`` mode: in training mode their running statistics would be
+updated at every call).
 """
 
 from __future__ import annotations
@@ -30,7 +40,7 @@ _NAMED_LOSSES: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
 
 
 def count_params(model: nn.Module) -> int:
-    """Return P, the number of scalar parameters of ``model``."""
+    """Return the number of scalar parameters of ``model`` (P; E·P for an ensemble)."""
     return sum(p.numel() for p in model.parameters())
 
 
@@ -38,7 +48,7 @@ def flatten_params(model: nn.Module) -> Tensor:
     """Concatenate every parameter of ``model`` into one detached vector.
 
     Returns a new tensor of shape ``(P,)`` (a copy: changing it leaves the model alone),
-    in ``model.named_parameters()`` order, with the parameters' dtype and device.
+    in the layout of the module docstring, with the parameters' dtype and device.
     """
     params = [p.detach().reshape(-1) for p in model.parameters()]
     if not params:

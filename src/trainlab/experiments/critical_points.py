@@ -72,8 +72,12 @@ def derivatives(f, xy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.
     return value.detach(), grad.detach(), (hess + hess.transpose(1, 2)).detach() / 2
 
 
-def find_critical_points(f, box: list[float], grid: int, steps: int) -> torch.Tensor:
-    """Newton's method on ∇f = 0 from a grid × grid of starts; distinct points in the box."""
+def newton_critical_points_2d(f, box: list[float], grid: int, steps: int) -> torch.Tensor:
+    """Plain Newton on ∇f = 0 for a scalar f(x, y) from a grid × grid of starts.
+
+    Returns the distinct points `(M, 2)` in the box. The 2-D teaching version: the
+    globalised, batched search for networks is `trainlab.diagnostics.find_critical`.
+    """
     xs = torch.linspace(box[0], box[1], grid, dtype=torch.float64)
     ys = torch.linspace(box[2], box[3], grid, dtype=torch.float64)
     xy = torch.cartesian_prod(xs, ys)
@@ -134,7 +138,7 @@ def run(cfg: Config, ctx) -> dict:
     if cfg.points:
         xy = torch.tensor(cfg.points, dtype=torch.float64)
     else:
-        xy = find_critical_points(f, cfg.box, cfg.grid, cfg.newton_steps)
+        xy = newton_critical_points_2d(f, cfg.box, cfg.grid, cfg.newton_steps)
     points = []
     if len(xy):
         values, grads, hess = derivatives(f, xy)

@@ -7,7 +7,7 @@ all Hessian eigenvalues and the *minimal ratio*, the fraction of positive ones (
 strict minimum, lower at a saddle or a flat minimum); plot it against the loss.
 
 Here the N runs are one ensemble: the loss phase is `fit` with Adam; the second phase is
-`trainlab.critical.find_critical` (Newton / Levenberg–Marquardt steps on ∇L = 0 with the
+`trainlab.diagnostics.critical.find_critical` (Newton / Levenberg–Marquardt steps on ∇L = 0 with the
 exact Hessian of every member, batched), which stops each member once ‖∇L‖ < threshold.
 Plain gradient descent on ‖∇L‖² stalls (its gradient H∇L vanishes with ∇L); Newton
 converges to the nearest critical point of any index, saddles included. Where ‖∇L‖
@@ -39,9 +39,15 @@ import numpy as np
 import torch
 
 from trainlab.config import BaseConfig, option
-from trainlab.critical import find_critical, mlp_mse_grad_hessian, mlp_mse_objective
 from trainlab.data import parse_expression, sample_function
-from trainlab.diagnostics import minimal_ratio
+from trainlab.diagnostics import (
+    find_critical,
+    hessian_eigenvalues,
+    make_loss_fn,
+    minimal_ratio,
+    mlp_mse_grad_hessian,
+    mlp_mse_objective,
+)
 from trainlab.errors import BadInput
 from trainlab.models import mlp
 from trainlab.registry import experiment
@@ -114,6 +120,20 @@ def critical_phase(cfg: Config, model, x: torch.Tensor, y: torch.Tensor):
                          max_iter=cfg.max_iters)
 
 
+def hessian_check(model, theta: torch.Tensor, eigenvalues: torch.Tensor, x: torch.Tensor,
+                  y: torch.Tensor) -> float:
+    """Max |λ_closed − λ_torch.func| over the P eigenvalues of member 0 at its end point.
+
+    The closed-form Hessian of the Newton phase against `diagnostics.hessian_eigenvalues`
+    (torch.func, float64) of the same member as an ordinary `nn.Sequential`: two
+    independent derivations of one matrix, so the difference is rounding (≈1e-13) unless
+    one of them is wrong. theta `(E, P)`, eigenvalues `(E, P)` from `find_critical`.
+    """
+    f = make_loss_fn(model.member(0), "mse", x.double(), y.double())
+    exact = hessian_eigenvalues(f, theta[0].double())
+    return float((exact - eigenvalues[0].to(exact)).abs().max())
+
+
 def ratios(eigenvalues: torch.Tensor, tol: float) -> list[float]:
     """Minimal ratio of every member, eigenvalues `(E, P)`."""
     return [minimal_ratio(ev, tol=tol) for ev in eigenvalues]
@@ -182,6 +202,7 @@ def _run(cfg: Config, ctx) -> dict:
                                      cfg.activation)
     ratio32 = ratios(torch.linalg.eigvalsh(h32.double()), cfg.ratio_tol)
     seconds = time.perf_counter() - start
+    check = hessian_check(model, res.theta, res.eigenvalues, x, y)
     reached = res.converged.cpu().tolist()
     loss, gnorm = res.loss.cpu().tolist(), res.grad_norm.cpu().tolist()
     points = [{"run": r, "loss": loss[r], "grad_norm": gnorm[r], "minimal_ratio": ratio[r],
@@ -205,6 +226,9 @@ def _run(cfg: Config, ctx) -> dict:
              f"minimal ratio {min(ratio):.3f} .. {max(ratio):.3f} (negative eigenvalues: "
              f"median fraction {float(np.median(negative)):.3f}), float32 vs float64: max "
              f"|difference| {max(abs(a - b) for a, b in zip(ratio, ratio32, strict=True)):.3f}",
+             f"closed-form Hessian against torch.func (diagnostics.hessian_eigenvalues), "
+             f"run 0: max |eigenvalue difference| {check:.2g} (largest |λ| "
+             f"{float(res.eigenvalues[0].abs().max()):.3g})",
              f"time: loss phase {t_loss:.1f} s, Newton phase {t_crit:.1f} s, total {seconds:.1f} s"]
     for line in lines:
         ctx.echo(line)
@@ -221,6 +245,7 @@ def _run(cfg: Config, ctx) -> dict:
             "ratio_tol": cfg.ratio_tol, "params": int(res.theta.shape[1]),
             "float32_ratio_max_abs_diff": max(abs(a - b) for a, b in zip(ratio, ratio32,
                                                                            strict=True)),
+            "hessian_check_max_abs_diff": check,
             "seconds": seconds, "loss_phase_seconds": t_loss, "newton_phase_seconds": t_crit}
 
 

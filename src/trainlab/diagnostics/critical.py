@@ -14,14 +14,13 @@ Shapes: parameters `(E, P)`, losses `(E,)`, gradients `(E, P)`, Hessians `(E, P,
 An `Objective` maps `(theta, with_hessian)` to those three. `mlp_mse_grad_hessian` is
 the exact Hessian of the MSE of E scalar MLPs in closed form (Gauss–Newton part,
 cross-layer blocks, activation-curvature blocks); for 100 members of a 1-10-10-1 net
-on 200 points it is about 15 times faster on a CPU than
-`torch.func.vmap(torch.func.jacfwd(torch.func.grad(...)))`, which `func_grad_hessian`
-computes for any functional loss (the tests compare the two member by member).
+on 200 points it is about 15 times faster on a CPU than the torch.func Hessian of
+`trainlab.diagnostics.hessian.func_grad_hessian`, which serves any functional loss (the
+tests compare the two member by member).
 
-The flat layout of an MLP with `sizes = (d0, d1, …, dL)` is, layer after layer, the
-weight `(d_l, d_{l-1})` row-major and then the bias `(d_l,)`: the order of
-`nn.Sequential(nn.Linear, act, …).parameters()` and of a `trainlab.models.Ensemble`
-member. This module imports nothing of trainlab.
+The flat layout of an MLP with `sizes = (d0, d1, …, dL)` is the one of
+`trainlab.diagnostics.params` (layer after layer, the weight `(d_l, d_{l-1})` row-major,
+then the bias `(d_l,)`), so a row of `theta` is `Ensemble.flat_parameters()[e]`.
 """
 
 from __future__ import annotations
@@ -32,6 +31,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from .hessian import func_grad_hessian
 
 
 def _relu(z: Tensor):
@@ -71,11 +72,6 @@ ACTIVATIONS = {"relu": _relu, "leaky_relu": _leaky_relu, "identity": _identity,
 
 #: objective(theta (E, P), with_hessian) -> (loss (E,), grad (E, P), hessian (E, P, P) | None)
 Objective = Callable[[Tensor, bool], tuple[Tensor, Tensor, Tensor | None]]
-
-
-def mlp_param_count(sizes: Sequence[int]) -> int:
-    """P of an MLP with layer sizes `(d0, …, dL)`, biases included."""
-    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
 
 
 def _layers(theta: Tensor, sizes: Sequence[int]) -> list[tuple[Tensor, Tensor]]:
@@ -209,28 +205,6 @@ def mlp_mse_grad_hessian(theta: Tensor, x: Tensor, y: Tensor, sizes: Sequence[in
                 blk = blk.reshape(E, a_, p_, b_, q_).reshape(E, a_ * p_, b_ * q_)
                 _add_sym(H, idx[j].reshape(-1), idx[j2].reshape(-1), blk, same=j == j2)
     return loss, grad, H
-
-
-def func_grad_hessian(loss_fn: Callable[[Tensor], Tensor], theta: Tensor, hessian: bool = True,
-                      chunk: int = 8) -> tuple[Tensor, Tensor, Tensor | None]:
-    """Loss `(E,)`, gradient `(E, P)` and Hessian `(E, P, P)` of any functional loss.
-
-    `loss_fn(t (P,)) -> scalar` must be `torch.func`-transformable; the Hessian is
-    `vmap(jacfwd(grad(loss_fn)))` over chunks of `chunk` members (memory stays small).
-    """
-    def grad_aux(t: Tensor):
-        g, value = torch.func.grad_and_value(loss_fn)(t)
-        return g, (g, value)
-
-    if not hessian:
-        g, value = torch.func.vmap(torch.func.grad_and_value(loss_fn))(theta)
-        return value, g, None
-    fn = torch.func.vmap(torch.func.jacfwd(grad_aux, has_aux=True))
-    parts = [fn(theta[i:i + chunk]) for i in range(0, theta.shape[0], chunk)]
-    H = torch.cat([p[0] for p in parts])
-    g = torch.cat([p[1][0] for p in parts])
-    value = torch.cat([p[1][1] for p in parts])
-    return value, g, (H + H.transpose(1, 2)) / 2
 
 
 def mlp_mse_objective(x: Tensor, y: Tensor, sizes: Sequence[int],

@@ -1,5 +1,5 @@
-"""Oracle tests of trainlab.critical: closed-form Hessians against torch.func, and Newton
-steps on functions whose critical points are known."""
+"""Oracle tests of trainlab.diagnostics.critical: closed-form Hessians against torch.func,
+and Newton steps on functions whose critical points are known."""
 
 import math
 
@@ -7,16 +7,15 @@ import pytest
 import torch
 from torch import nn
 
-from trainlab.critical import (
+from trainlab.diagnostics import func_grad_hessian, load_flat, make_loss_fn
+from trainlab.diagnostics.critical import (
     ACTIVATIONS,
     find_critical,
-    func_grad_hessian,
     mlp_forward,
     mlp_mse_grad_hessian,
     mlp_mse_objective,
-    mlp_param_count,
 )
-from trainlab.diagnostics import load_flat, make_loss_fn
+from trainlab.models import mlp_param_count
 
 MODULES = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "identity": nn.Identity,
            "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "softplus": nn.Softplus}
@@ -25,12 +24,9 @@ MODULES = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "identity": nn.Identity,
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def n_params(sizes):
+    """P of an MLP with layer sizes (d0, …, dL), by trainlab's one formula."""
+    return mlp_param_count(sizes[0], sizes[1:-1], sizes[-1])
 
 
 def sequential(sizes, activation):
@@ -48,7 +44,7 @@ def sequential(sizes, activation):
     ([2, 4, 3, 1], "sigmoid"), ([2, 3, 4, 1], "softplus")])
 def test_closed_form_hessian_equals_torch_func_per_member(sizes, activation):
     gen = torch.Generator().manual_seed(len(sizes) * 7 + len(activation))
-    E, P = 3, mlp_param_count(sizes)
+    E, P = 3, n_params(sizes)
     theta = torch.randn(E, P, generator=gen, dtype=torch.float64)
     x = torch.randn(25, sizes[0], generator=gen, dtype=torch.float64)
     y = torch.randn(25, 1, generator=gen, dtype=torch.float64)
@@ -71,7 +67,7 @@ def test_closed_form_hessian_equals_torch_func_per_member(sizes, activation):
 
 def test_func_grad_hessian_matches_closed_form():
     sizes = [1, 5, 4, 1]
-    theta = torch.randn(4, mlp_param_count(sizes), dtype=torch.float64)
+    theta = torch.randn(4, n_params(sizes), dtype=torch.float64)
     x = torch.linspace(-1, 1, 30, dtype=torch.float64).unsqueeze(1)
     y = torch.sin(3 * x)
     a = mlp_mse_objective(x, y, sizes, "tanh")(theta, True)
@@ -130,7 +126,7 @@ def test_deep_linear_network_critical_points():
     gen = torch.Generator().manual_seed(5)
     x = torch.randn(40, 2, generator=gen, dtype=torch.float64)
     y = x @ torch.tensor([[1.5], [-1.0]], dtype=torch.float64) + 0.7
-    theta = torch.randn(12, mlp_param_count(sizes), generator=gen, dtype=torch.float64)
+    theta = torch.randn(12, n_params(sizes), generator=gen, dtype=torch.float64)
     theta[:3] *= 1e-3  # near the saddle at 0
     res = find_critical(mlp_mse_objective(x, y, sizes, "identity"), theta, tol=1e-9,
                         max_iter=100)
