@@ -16,40 +16,6 @@ from pathlib import Path
 from trainlab.config import PRESETS, describe_fields
 from trainlab.registry import all_experiments
 
-REFERENCES = {
-    "polyfit": ["pytorch/examples `regression/main.py` (the random polynomial target)"],
-    "linreg": ["Closed-form least squares: θ = (XᵀX)⁻¹Xᵀy (normal equations)"],
-    "curvefit": ["Hastie, Tibshirani, Friedman, *The Elements of Statistical Learning*, §7.10 "
-                 "(cross-validation)"],
-    "mnist": ["pytorch/examples `mnist/main.py` (the CNN, Adadelta lr 1.0, StepLR γ 0.7)",
-              "LeCun et al. 1998, *Gradient-based learning applied to document recognition*"],
-    "optimizers": ["Ruder 2016, *An overview of gradient descent optimization algorithms*"],
-    "numpy-mlp": ["Karpathy, *micrograd* (backprop on a page)"],
-    "regularization": ["Goodfellow, Bengio, Courville, *Deep Learning*, §7.1 (L1 and L2)"],
-    "height-weight": ["Bishop, *Pattern Recognition and Machine Learning*, §4.3 (logistic "
-                      "models)"],
-    "critical-points": ["Goodfellow et al., *Deep Learning*, §4.3.1 (the Hessian and "
-                        "critical points)"],
-    "deep-vs-shallow": ["Mhaskar & Poggio 2016, *Deep vs. shallow networks: an approximation "
-                        "theory perspective*"],
-    "weight-pca": ["Li, Xu, Taylor, Studer, Goldstein 2018, *Visualizing the Loss Landscape "
-                   "of Neural Nets*"],
-    "grad-norm": ["Goodfellow et al., *Deep Learning*, §8.2 (ill-conditioning, gradient "
-                  "norm during training)"],
-    "minimal-ratio": ["Dauphin et al. 2014, *Identifying and attacking the saddle point "
-                      "problem*", "Choromanska et al. 2015, *The loss surfaces of multilayer "
-                      "networks*"],
-    "random-labels": ["Zhang, Bengio, Hardt, Recht, Vinyals 2017, *Understanding deep "
-                      "learning requires rethinking generalization*"],
-    "param-count": ["Belkin et al. 2019, *Reconciling modern machine learning practice and "
-                    "the bias-variance trade-off*"],
-    "interpolation": ["Goodfellow, Vinyals, Saxe 2015, *Qualitatively characterizing neural "
-                      "network optimization problems*", "Keskar et al. 2017"],
-    "sensitivity": ["Keskar et al. 2017, *On Large-Batch Training for Deep Learning: "
-                    "Generalization Gap and Sharp Minima*", "Novak et al. 2018, *Sensitivity "
-                    "and Generalization in Neural Networks*"],
-}
-
 API = [
     ("trainlab.api", ["run", "load", "list_experiments", "sweep", "Run"]),
     ("trainlab.models", ["Ensemble", "mlp", "mlp_spec", "pytorch_examples_cnn_spec",
@@ -114,9 +80,8 @@ def experiment_markdown(exp) -> str:
         over = exp.presets.get(name, {})
         text = ", ".join(f"`{k}={json.dumps(v)}`" for k, v in over.items()) or "the defaults"
         out.append(f"- `{name}`: {text}")
-    refs = REFERENCES.get(exp.id, [])
-    if refs:
-        out += ["", "## References", ""] + [f"- {r}" for r in refs]
+    if exp.references:
+        out += ["", "## References", ""] + [f"- {r}" for r in exp.references]
     return "\n".join(out).rstrip() + "\n"
 
 

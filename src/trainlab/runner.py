@@ -94,6 +94,23 @@ def _seed_everything(seed: int) -> None:
     np.random.seed(seed % 2**32)
 
 
+def _check_summary(exp: Experiment, summary, path: Path) -> tuple[str, str | None, int]:
+    # A summary without the keys the experiment guarantees (its `summary_keys`) is a bug
+    # of the experiment: the run fails at once, and error.txt keeps what was returned.
+    if not isinstance(summary, dict):
+        problem = f"is a {type(summary).__name__}, not a dict"
+    else:
+        missing = exp.missing_keys(summary)
+        if not missing:
+            return "completed", None, EXIT_OK
+        problem = "lacks " + ", ".join(missing[:5]) + (
+            f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+    reason = f"internal error: the summary of {exp.id} {problem} (see summary_keys)"
+    (path / "error.txt").write_text(f"{reason}\n\nsummary returned by the experiment:\n"
+                                    f"{summary!r}\n", encoding="utf-8")
+    return "failed", reason, EXIT_FAILED
+
+
 def _run_in(exp: Experiment, cfg, path: Path, device: torch.device, resume: bool,
             created: bool, progress: bool | None, status: dict, quiet: bool = False) -> Outcome:
     started = time.time()
@@ -129,6 +146,9 @@ def _run_in(exp: Experiment, cfg, path: Path, device: torch.device, resume: bool
     except Exception as exc:  # a bug: keep the traceback, fail the run cleanly
         (path / "error.txt").write_text(traceback.format_exc(), encoding="utf-8")
         state, reason, code = "failed", f"internal error: {type(exc).__name__}: {exc}", EXIT_FAILED
+    if state == "completed":
+        state, reason, code = _check_summary(exp, summary, path)
+        summary = summary if state == "completed" else None
     elapsed = status.get("seconds", 0.0) + time.time() - started
     if state == "completed":
         atomic_write_json(path / "summary.json", summary)

@@ -15,8 +15,6 @@ def test_smoke_run(tmp_path):
     out = execute("grad-norm", preset="smoke", runs_dir=tmp_path, progress=False, quiet=True)
     assert out.state == "completed", out.reason
     s = out.summary
-    for key in ("final_loss", "final_grad_norm", "iterations", "tasks"):
-        assert key in s
     # smoke: 200 points in batches of 64 = 4 iterations per epoch, 3 epochs
     assert s["iterations"] == 12 and s["tasks"]["function"]["iterations"] == 12
     assert s["tasks"]["mnist"]["iterations"] == 8  # 500 images / 64 -> 8 per epoch, 1 epoch

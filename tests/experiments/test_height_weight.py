@@ -15,7 +15,6 @@ def test_smoke_run_beats_chance_for_every_activation(tmp_path):
     results = out.summary["results"]
     assert [r["activation"] for r in results] == ["sigmoid", "tanh", "relu"]
     for r in results:
-        assert set(r) >= {"activation", "train_accuracy", "test_accuracy"}
         assert r["train_accuracy"] > 0.7 and r["test_accuracy"] > 0.7  # chance: 0.5
 
 

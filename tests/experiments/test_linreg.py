@@ -31,8 +31,6 @@ def test_lstsq_equals_numpy_and_sweep_reports_divergence(tmp_path):
     out = execute("linreg", preset="smoke", runs_dir=tmp_path, progress=False, quiet=True)
     assert out.state == "completed"
     s = out.summary
-    for key in ("sgd", "lstsq", "max_abs_param_diff", "lr_sweep"):
-        assert key in s
     table = read_csv_table(s["data_path"])  # the CSV the run wrote and read back
     design = np.column_stack([table.x, np.ones(len(table))])
     expected = np.linalg.lstsq(design, table.y, rcond=None)[0]

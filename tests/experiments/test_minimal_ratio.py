@@ -31,11 +31,7 @@ def member_net(theta: np.ndarray):
 
 def test_summary_keys(outcome):
     s = outcome.summary
-    for key in ("points", "n_reached_threshold", "spearman_ratio_vs_loss", "threshold",
-                "seconds"):
-        assert key in s
     assert len(s["points"]) == s["runs"]
-    assert {"loss", "grad_norm", "minimal_ratio"} <= set(s["points"][0])
     assert s["n_reached_threshold"] == sum(p["reached"] for p in s["points"]) >= 1
     assert (outcome.path / "figures" / "minimal-ratio.png").exists()
 

@@ -32,7 +32,6 @@ def test_smoke_run_summary(tmp_path):
     assert len(s["true_coeffs"]) == 5 and len(s["lstsq_coeffs"]) == 5
     assert [r["lr"] for r in s["runs"]] == [0.1, 0.01, 0.001]
     for r in s["runs"]:
-        assert {"lr", "final_loss", "learned_coeffs", "max_abs_coeff_error"} <= set(r)
         err = np.max(np.abs(np.array(r["learned_coeffs"]) - np.array(s["true_coeffs"])))
         assert r["max_abs_coeff_error"] == pytest.approx(err)
     # larger rates get further in the same number of epochs

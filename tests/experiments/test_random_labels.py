@@ -34,11 +34,9 @@ def _member(state: dict, e: int):
     return net
 
 
-def test_summary_keys(smoke):
+def test_smoke_summary_and_figure(smoke):
     out, _ = smoke
     s = out.summary
-    for name in ("true", "random"):
-        assert {"train_accuracy", "test_accuracy", "epochs_to_fit"} <= set(s[name])
     assert s["label_noise"] == 1.0
     assert (out.path / "figures" / "curves.png").exists()
 

@@ -23,7 +23,6 @@ def test_smoke_summary(smoke):
     assert [(r["penalty"], r["lambda"]) for r in results] == [
         ("l1", 0.0), ("l1", 1e-3), ("l2", 0.0), ("l2", 1e-1)]
     for r in results:
-        assert {"penalty", "lambda", "train_loss", "test_loss"} <= set(r)
         assert np.isfinite(r["train_loss"]) and np.isfinite(r["test_loss"])
     # λ = 0 is the same model in both ensembles (same start, same batches)
     assert results[0]["train_loss"] == pytest.approx(results[2]["train_loss"], rel=1e-5)

@@ -18,9 +18,6 @@ from trainlab.experiments.sensitivity import (
 from trainlab.runner import execute
 from trainlab.train import History
 
-KEYS = {"batch_size", "train_loss", "test_loss", "train_accuracy", "test_accuracy",
-        "jacobian_norm", "loss_grad_norm", "sharpness"}
-
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
@@ -47,7 +44,6 @@ def test_summary_keys(smoke):
     results = out.summary["results"]
     assert [r["batch_size"] for r in results] == cfg.batch_sizes
     for r in results:
-        assert KEYS <= set(r)
         assert r["jacobian_norm"] > 0 and r["loss_grad_norm"] > 0 and r["sharpness"] >= 0
         assert r["reached"] == (r["train_loss"] < cfg.loss_threshold)
         if not r["reached"]:

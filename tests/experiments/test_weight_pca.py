@@ -16,9 +16,6 @@ def test_smoke_run_and_pca_oracle(tmp_path):
     out = execute("weight-pca", preset="smoke", runs_dir=tmp_path, progress=False, quiet=True)
     assert out.state == "completed", out.reason
     s = out.summary
-    for key in ("explained_variance_ratio", "layer1_explained_variance_ratio",
-                "trajectory_explained_variance_ratio", "runs", "snapshots_per_run"):
-        assert key in s
     k = len(s["explained_variance_ratio"])
     assert k >= 2
     saved = np.load(out.path / "weights.npz")

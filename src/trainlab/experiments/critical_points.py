@@ -28,6 +28,22 @@ from trainlab.errors import BadInput
 from trainlab.registry import experiment
 from trainlab.report.plots import new_figure
 
+QUESTION = ("What does the Hessian say about a critical point, and how well does "
+            "the quadratic approximation describe the function around it?")
+
+WHAT_TO_LOOK_AT = ("- The table: positive eigenvalues = minimum, negative = "
+                   "maximum, mixed signs = saddle; for sin x·sin y the saddles "
+                   "have eigenvalues ±1, the extrema ±(1, 1).\n"
+                   "- The approximation panels: the quadratic contours match f "
+                   "near the point and drift away from it.\n"
+                   "- The LMS surface: a constant Hessian (2/N)·XᵀX, a bowl whose "
+                   "axes are its eigenvectors.")
+
+REFERENCES = (
+    "Goodfellow et al., *Deep Learning*, §4.3.1 (the Hessian and critical points)",
+)
+
+
 PI = math.pi
 
 
@@ -123,15 +139,8 @@ def lms_hessian(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.T
 @experiment("critical-points", config=Config, presets=PRESETS, chapter="basics",
             purpose="Find the critical points of f(x, y), classify them by the Hessian's "
                     "eigenvalues, and the Hessian of an LMS error surface",
-            question="What does the Hessian say about a critical point, and how well does "
-                     "the quadratic approximation describe the function around it?",
-            what_to_look_at="- The table: positive eigenvalues = minimum, negative = "
-                            "maximum, mixed signs = saddle; for sin x·sin y the saddles "
-                            "have eigenvalues ±1, the extrema ±(1, 1).\n"
-                            "- The approximation panels: the quadratic contours match f "
-                            "near the point and drift away from it.\n"
-                            "- The LMS surface: a constant Hessian (2/N)·XᵀX, a bowl whose "
-                            "axes are its eigenvectors.",
+            question=QUESTION, what_to_look_at=WHAT_TO_LOOK_AT, references=REFERENCES,
+            summary_keys=("points[].{x, y, hessian, eigenvalues, kind}",),
             headline=("n_points", "n_min", "n_max", "n_saddle"))
 def run(cfg: Config, ctx) -> dict:
     f = parse_expression(cfg.target, variables=("x", "y"))

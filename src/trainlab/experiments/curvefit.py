@@ -30,6 +30,21 @@ from trainlab.registry import experiment
 from trainlab.report.plots import curves, new_figure
 from trainlab.train import Split, fit
 
+QUESTION = ("How well does cross-validation on the training range predict the test "
+            "error, and what does a network do where it never saw data?")
+
+WHAT_TO_LOOK_AT = ("- The loss curves: validation and test loss, mean ± std over "
+                   "the folds; the smoothed view shows the trend through SGD noise.\n"
+                   "- The fitted curves: all folds agree where there is data and "
+                   "spread inside the shaded gap.\n"
+                   "- The gap test loss against the test loss outside the gap: "
+                   "cross-validation cannot see the gap, so it underestimates it.")
+
+REFERENCES = (
+    "Hastie, Tibshirani, Friedman, *The Elements of Statistical Learning*, §7.10 "
+    "(cross-validation)",
+)
+
 
 @dataclass
 class DataConfig:
@@ -113,14 +128,8 @@ def moving_average(values: np.ndarray, window: int) -> np.ndarray:
 @experiment("curvefit", config=Config, presets=PRESETS, chapter="basics",
             purpose="Fit a 1-D function with a gap in its training range by a 1-100-1 "
                     "sigmoid MLP, with 10-fold cross-validation",
-            question="How well does cross-validation on the training range predict the test "
-                     "error, and what does a network do where it never saw data?",
-            what_to_look_at="- The loss curves: validation and test loss, mean ± std over "
-                            "the folds; the smoothed view shows the trend through SGD noise.\n"
-                            "- The fitted curves: all folds agree where there is data and "
-                            "spread inside the shaded gap.\n"
-                            "- The gap test loss against the test loss outside the gap: "
-                            "cross-validation cannot see the gap, so it underestimates it.",
+            question=QUESTION, what_to_look_at=WHAT_TO_LOOK_AT, references=REFERENCES,
+            summary_keys=("cv_val_loss_mean", "cv_val_loss_std", "test_loss", "folds"),
             headline=("cv_val_loss_mean", "cv_val_loss_std", "test_loss", "gap_test_loss"))
 def run(cfg: Config, ctx) -> dict:
     train_t, test_t, gap = load_pair(cfg, ctx.path)

@@ -34,6 +34,22 @@ from trainlab.registry import experiment
 from trainlab.report.plots import curves, new_figure
 from trainlab.train import Split, fit
 
+QUESTION = ("With the same number of parameters, does depth help, and for which "
+            "kind of function?")
+
+WHAT_TO_LOOK_AT = ("- The square wave: the deeper MLPs reach a much lower loss and "
+                   "sharper steps; the one-hidden-layer net, with as many "
+                   "parameters, stays a smooth wiggle through the jumps.\n"
+                   "- The smooth function: every depth fits it; the shallow, wide "
+                   "net fits it best.\n"
+                   "- Convergence epochs: the loss curves' dotted lines.\n"
+                   "- MNIST: at about the same count, more conv blocks give a "
+                   "higher test accuracy.")
+
+REFERENCES = (
+    "Mhaskar & Poggio 2016, *Deep vs. shallow networks: an approximation theory perspective*",
+)
+
 
 @dataclass
 class MnistConfig:
@@ -164,16 +180,10 @@ def run_mnist(cfg: Config, ctx) -> list[dict]:
 @experiment("deep-vs-shallow", config=Config, presets=PRESETS, chapter="deep vs shallow",
             purpose="MLPs of equal parameter count and different depth on a smooth and a "
                     "non-smooth function, and CNNs of different depth on MNIST",
-            question="With the same number of parameters, does depth help, and for which "
-                     "kind of function?",
-            what_to_look_at="- The square wave: the deeper MLPs reach a much lower loss and "
-                            "sharper steps; the one-hidden-layer net, with as many "
-                            "parameters, stays a smooth wiggle through the jumps.\n"
-                            "- The smooth function: every depth fits it; the shallow, wide "
-                            "net fits it best.\n"
-                            "- Convergence epochs: the loss curves' dotted lines.\n"
-                            "- MNIST: at about the same count, more conv blocks give a "
-                            "higher test accuracy.",
+            question=QUESTION, what_to_look_at=WHAT_TO_LOOK_AT, references=REFERENCES,
+            summary_keys=("functions[].target",
+                          "functions[].models[].{name, depth, params, final_loss, converged_epoch}",
+                          "mnist[].{name, params, test_accuracy}"),
             headline=("best_depths", "mnist_test_accuracies"))
 def run(cfg: Config, ctx) -> dict:
     functions = run_functions(cfg, ctx)

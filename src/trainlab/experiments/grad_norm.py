@@ -26,6 +26,22 @@ from trainlab.registry import experiment
 from trainlab.report.plots import new_figure
 from trainlab.train import Split, fit
 
+QUESTION = ("Does the gradient norm shrink as the loss falls, and does a small "
+            "minibatch gradient mean that training has reached a critical point?")
+
+WHAT_TO_LOOK_AT = ("- The first iterations: the gradient norm often rises before "
+                   "it falls, while the loss drops fastest.\n"
+                   "- Late in training the loss keeps creeping down while the "
+                   "minibatch gradient norm stops shrinking: it measures minibatch "
+                   "noise, not closeness to a critical point (compare it with the "
+                   "full-batch gradient norm in the table).\n"
+                   "- Per layer: which layer carries the largest gradient.")
+
+REFERENCES = (
+    "Goodfellow et al., *Deep Learning*, §8.2 (ill-conditioning, gradient norm during training)",
+)
+
+
 Optimizer = Literal["sgd", "momentum", "adagrad", "adadelta", "adam", "rmsprop"]
 
 
@@ -189,15 +205,8 @@ def plot_task(ctx, res: dict) -> None:
 @experiment("grad-norm", config=Config, presets=PRESETS, chapter="optimization",
             purpose="Record the loss and the gradient norm (whole model and per layer) at "
                     "every iteration, on a 1-D function and on MNIST",
-            question="Does the gradient norm shrink as the loss falls, and does a small "
-                     "minibatch gradient mean that training has reached a critical point?",
-            what_to_look_at="- The first iterations: the gradient norm often rises before "
-                            "it falls, while the loss drops fastest.\n"
-                            "- Late in training the loss keeps creeping down while the "
-                            "minibatch gradient norm stops shrinking: it measures minibatch "
-                            "noise, not closeness to a critical point (compare it with the "
-                            "full-batch gradient norm in the table).\n"
-                            "- Per layer: which layer carries the largest gradient.",
+            question=QUESTION, what_to_look_at=WHAT_TO_LOOK_AT, references=REFERENCES,
+            summary_keys=("final_loss", "final_grad_norm", "iterations"),
             headline=("final_loss", "final_grad_norm", "iterations"))
 def run(cfg: Config, ctx) -> dict:
     results = [run_task(cfg, ctx, task) for task in dict.fromkeys(cfg.tasks)]

@@ -30,6 +30,23 @@ from trainlab.registry import experiment
 from trainlab.report.plots import curves, new_figure
 from trainlab.train import Split, fit
 
+QUESTION = ("How well does a small MLP separate two overlapping classes, and does "
+            "the hidden activation matter when the weights start tiny?")
+
+WHAT_TO_LOOK_AT = ("- The accuracy curves: sigmoid units start on a long plateau "
+                   "(tiny weights, flat gradients); tanh and ReLU leave it sooner.\n"
+                   "- The final table: all three end near 90 % test accuracy, the "
+                   "limit set by the overlap of the classes.\n"
+                   "- The decision boundaries: nearly straight lines through the "
+                   "overlap. By the end the L1 penalty has pulled most height "
+                   "weights towards zero (height and weight are correlated, weight "
+                   "carries most of the information), so the three boundaries "
+                   "nearly coincide; with `--preset quick` they still differ.")
+
+REFERENCES = (
+    "Bishop, *Pattern Recognition and Machine Learning*, §4.3 (logistic models)",
+)
+
 
 @dataclass
 class DataConfig:
@@ -102,17 +119,8 @@ def build_model(activations: list[str], widths: list[int], seed: int,
 @experiment("height-weight", config=Config, presets=PRESETS, chapter="basics",
             purpose="Classify sex from height and weight with an MLP (BCE + L1, SGD); "
                     "sigmoid, tanh and ReLU hidden units compared",
-            question="How well does a small MLP separate two overlapping classes, and does "
-                     "the hidden activation matter when the weights start tiny?",
-            what_to_look_at="- The accuracy curves: sigmoid units start on a long plateau "
-                            "(tiny weights, flat gradients); tanh and ReLU leave it sooner.\n"
-                            "- The final table: all three end near 90 % test accuracy, the "
-                            "limit set by the overlap of the classes.\n"
-                            "- The decision boundaries: nearly straight lines through the "
-                            "overlap. By the end the L1 penalty has pulled most height "
-                            "weights towards zero (height and weight are correlated, weight "
-                            "carries most of the information), so the three boundaries "
-                            "nearly coincide; with `--preset quick` they still differ.",
+            question=QUESTION, what_to_look_at=WHAT_TO_LOOK_AT, references=REFERENCES,
+            summary_keys=("results[].{activation, train_accuracy, test_accuracy}",),
             headline=("best_test_accuracy", "best_activation"))
 def run(cfg: Config, ctx) -> dict:
     table = load_table(cfg, ctx.path)

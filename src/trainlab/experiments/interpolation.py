@@ -28,6 +28,25 @@ from trainlab.registry import experiment
 from trainlab.report.plots import new_figure
 from trainlab.train import Split, evaluate, fit
 
+QUESTION = ("Is the minimum found with small batches flatter than the one found with "
+            "large batches, and is there a barrier between them?")
+
+WHAT_TO_LOOK_AT = ("- α = 0 is the small-batch model, α = 1 the large-batch one; "
+                   "outside [0, 1] the line leaves both.\n"
+                   "- Keskar et al. (2017) report that the loss rises much more "
+                   "steeply around the large-batch minimum (sharp) than around the "
+                   "small-batch one (flat), and that the sharp minimum generalizes "
+                   "slightly worse.\n"
+                   "- Between the two the loss need not rise much (Goodfellow et "
+                   "al. 2015): a bump at 0 < α < 1 is a barrier between the "
+                   "minima, a monotone curve means none is seen on this line.")
+
+REFERENCES = (
+    "Goodfellow, Vinyals, Saxe 2015, *Qualitatively characterizing neural network optimization "
+    "problems*",
+    "Keskar et al. 2017",
+)
+
 
 @dataclass
 class ModelConfig(MLPConfig):
@@ -93,17 +112,8 @@ def curve(cfg, theta1, theta2, alphas, splits, in_features, classes, device,
 @experiment("interpolation", config=Config, presets=PRESETS, chapter="generalization",
             purpose="Loss and accuracy along the line from a batch-64 to a batch-1024 model, "
                     "α from -1 to 2",
-            question="Is the minimum found with small batches flatter than the one found with "
-                     "large batches, and is there a barrier between them?",
-            what_to_look_at="- α = 0 is the small-batch model, α = 1 the large-batch one; "
-                            "outside [0, 1] the line leaves both.\n"
-                            "- Keskar et al. (2017) report that the loss rises much more "
-                            "steeply around the large-batch minimum (sharp) than around the "
-                            "small-batch one (flat), and that the sharp minimum generalizes "
-                            "slightly worse.\n"
-                            "- Between the two the loss need not rise much (Goodfellow et "
-                            "al. 2015): a bump at 0 < α < 1 is a barrier between the "
-                            "minima, a monotone curve means none is seen on this line.",
+            question=QUESTION, what_to_look_at=WHAT_TO_LOOK_AT, references=REFERENCES,
+            summary_keys=("alphas", "train_loss", "test_loss", "train_accuracy", "test_accuracy"),
             headline=("small_batch_test_accuracy", "large_batch_test_accuracy",
                       "max_train_loss_between"))
 def run(cfg: Config, ctx) -> dict:

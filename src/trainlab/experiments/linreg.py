@@ -31,6 +31,20 @@ from trainlab.registry import experiment
 from trainlab.report.plots import curves, new_figure
 from trainlab.train import Split, fit
 
+QUESTION = ("Does a linear neuron trained by SGD find the least-squares solution, "
+            "and how does the learning rate decide whether it gets there?")
+
+WHAT_TO_LOOK_AT = ("- The parameter table: SGD's weights and bias against the "
+                   "normal equation and `lstsq` (same solution, different route).\n"
+                   "- The predictions of the test rows from both.\n"
+                   "- The learning-rate sweep: a too small rate is still far off "
+                   "at the end, a good one converges in a few epochs, a too large "
+                   "one diverges (its loss grows to infinity).")
+
+REFERENCES = (
+    "Closed-form least squares: θ = (XᵀX)⁻¹Xᵀy (normal equations)",
+)
+
 
 @dataclass
 class DataConfig:
@@ -110,14 +124,11 @@ def _params_dict(theta: np.ndarray, rows: np.ndarray) -> dict:
 @experiment("linreg", config=Config, presets=PRESETS, chapter="basics",
             purpose="Train a linear neuron with SGD on a CSV table and compare it with "
                     "closed-form least squares; sweep the learning rate",
-            question="Does a linear neuron trained by SGD find the least-squares solution, "
-                     "and how does the learning rate decide whether it gets there?",
-            what_to_look_at="- The parameter table: SGD's weights and bias against the "
-                            "normal equation and `lstsq` (same solution, different route).\n"
-                            "- The predictions of the test rows from both.\n"
-                            "- The learning-rate sweep: a too small rate is still far off "
-                            "at the end, a good one converges in a few epochs, a too large "
-                            "one diverges (its loss grows to infinity).",
+            question=QUESTION, what_to_look_at=WHAT_TO_LOOK_AT, references=REFERENCES,
+            summary_keys=("sgd.{weights, bias, predictions}",
+                          "lstsq.{weights, bias, predictions}",
+                          "max_abs_param_diff",
+                          "lr_sweep[].{lr, final_loss}"),
             headline=("max_abs_param_diff", "sgd.bias", "lstsq.bias"))
 def run(cfg: Config, ctx) -> dict:
     table, csv_path = load_table(cfg, ctx.path)

@@ -55,6 +55,25 @@ from trainlab.report.plots import new_figure
 from trainlab.runs import atomic_write_bytes
 from trainlab.train import Split, fit
 
+QUESTION = ("When the gradient is almost zero, is the network at a minimum or at "
+            "a saddle point, and are lower critical points more minimum-like?")
+
+WHAT_TO_LOOK_AT = ("- The scatter: minimal ratio against loss; a negative rank "
+                   "correlation means lower points have more positive curvature.\n"
+                   "- The ratio is far from 1 everywhere: dead ReLU units and "
+                   "flat directions give exact zeros, which do not count as "
+                   "positive.\n"
+                   "- The convergence plot: batched Newton steps bring most runs "
+                   "below the threshold in a few iterations; plain descent on "
+                   "‖∇L‖² (bench/minimal_ratio.py) leaves most runs above it.\n"
+                   "- Runs that bounce around the threshold sit near a ReLU kink, "
+                   "where the gradient jumps.")
+
+REFERENCES = (
+    "Dauphin et al. 2014, *Identifying and attacking the saddle point problem*",
+    "Choromanska et al. 2015, *The loss surfaces of multilayer networks*",
+)
+
 
 @dataclass
 class Config(BaseConfig):
@@ -169,18 +188,10 @@ def spearman(a, b) -> float | None:
             purpose="Train 100 small MLPs, drive each to a near-critical point (‖∇L‖ < 1e-3) "
                     "with batched Newton steps, and plot the fraction of positive Hessian "
                     "eigenvalues against the loss",
-            question="When the gradient is almost zero, is the network at a minimum or at "
-                     "a saddle point, and are lower critical points more minimum-like?",
-            what_to_look_at="- The scatter: minimal ratio against loss; a negative rank "
-                            "correlation means lower points have more positive curvature.\n"
-                            "- The ratio is far from 1 everywhere: dead ReLU units and "
-                            "flat directions give exact zeros, which do not count as "
-                            "positive.\n"
-                            "- The convergence plot: batched Newton steps bring most runs "
-                            "below the threshold in a few iterations; plain descent on "
-                            "‖∇L‖² (bench/minimal_ratio.py) leaves most runs above it.\n"
-                            "- Runs that bounce around the threshold sit near a ReLU kink, "
-                            "where the gradient jumps.",
+            question=QUESTION, what_to_look_at=WHAT_TO_LOOK_AT, references=REFERENCES,
+            summary_keys=("points[].{loss, grad_norm, minimal_ratio}",
+                          "n_reached_threshold",
+                          "spearman_ratio_vs_loss"),
             headline=("n_reached_threshold", "spearman_ratio_vs_loss", "seconds"))
 def run(cfg: Config, ctx) -> dict:
     with single_thread(ctx.device):

@@ -30,6 +30,27 @@ from trainlab.registry import experiment
 from trainlab.report.plots import new_figure
 from trainlab.train import Split, fit
 
+QUESTION = ("How well does a small CNN classify handwritten digits, how does it "
+            "learn over the epochs, and what do its first filters respond to?")
+
+WHAT_TO_LOOK_AT = ("- The curves: the test accuracy is high after one epoch and "
+                   "levels off within a few, as StepLR shrinks the rate by 0.7 per "
+                   "epoch; the training loss keeps falling (memorisation).\n"
+                   "- The gap between train and test error: how much the model "
+                   "overfits despite dropout.\n"
+                   "- The confusion matrix: which digits are mistaken for which "
+                   "(4↔9, 3↔5, 7↔2 are classic).\n"
+                   "- The activation maps: first-layer filters are edge and stroke "
+                   "detectors.\n"
+                   "- The weight histograms: how far the weights move from their "
+                   "uniform initialisation.")
+
+REFERENCES = (
+    "pytorch/examples `mnist/main.py` (the CNN, Adadelta lr 1.0, StepLR γ 0.7)",
+    "LeCun et al. 1998, *Gradient-based learning applied to document recognition*",
+)
+
+
 Optimizer = Literal["sgd", "momentum", "nesterov", "adagrad", "adadelta", "adam", "rmsprop",
                     "lbfgs"]
 
@@ -173,19 +194,8 @@ def confusion_matrix(y: torch.Tensor, pred: torch.Tensor, k: int) -> np.ndarray:
 @experiment("mnist", config=Config, presets=PRESETS, chapter="basics",
             purpose="Classify MNIST digits with an MLP or a CNN (the pytorch/examples CNN by "
                     "default); curves, confusion matrix, activation maps, weight histograms",
-            question="How well does a small CNN classify handwritten digits, how does it "
-                     "learn over the epochs, and what do its first filters respond to?",
-            what_to_look_at="- The curves: the test accuracy is high after one epoch and "
-                            "levels off within a few, as StepLR shrinks the rate by 0.7 per "
-                            "epoch; the training loss keeps falling (memorisation).\n"
-                            "- The gap between train and test error: how much the model "
-                            "overfits despite dropout.\n"
-                            "- The confusion matrix: which digits are mistaken for which "
-                            "(4↔9, 3↔5, 7↔2 are classic).\n"
-                            "- The activation maps: first-layer filters are edge and stroke "
-                            "detectors.\n"
-                            "- The weight histograms: how far the weights move from their "
-                            "uniform initialisation.",
+            question=QUESTION, what_to_look_at=WHAT_TO_LOOK_AT, references=REFERENCES,
+            summary_keys=("test_accuracy", "test_error", "train_error", "epochs", "params"),
             headline=("test_accuracy", "test_error", "train_error", "epochs", "params"))
 def run(cfg: Config, ctx) -> dict:
     ds, (xtr, ytr, xte, yte) = load_data(cfg, ctx.device)

@@ -36,6 +36,22 @@ from trainlab.numpy_nn import (
 from trainlab.registry import experiment
 from trainlab.report.plots import lambda_sweep_figure, new_figure
 
+QUESTION = ("Are hand-written backpropagation gradients right, what do L1 and L2 "
+            "penalties do to an overfitting network, and how much does momentum "
+            "speed up SGD?")
+
+WHAT_TO_LOOK_AT = ("- The gradient check: relative errors near 1e-9 (finite "
+                   "differences) and 1e-15 (autograd) mean the backward pass is "
+                   "right; a bug shows as errors near 1.\n"
+                   "- λ = 0: training loss near 0, test loss rising after its "
+                   "minimum — overfitting. A moderate λ lowers the test loss; "
+                   "a large one underfits (both losses high).\n"
+                   "- Momentum reaches in a few epochs the loss SGD reaches in many.")
+
+REFERENCES = (
+    "Karpathy, *micrograd* (backprop on a page)",
+)
+
 
 @dataclass
 class DataConfig:
@@ -137,16 +153,10 @@ def grad_check(cfg: Config) -> list[dict]:
 @experiment("numpy-mlp", config=Config, presets=PRESETS, chapter="basics",
             purpose="A from-scratch NumPy MLP: gradient check against finite differences and "
                     "autograd, L1/L2 λ sweep, SGD vs momentum",
-            question="Are hand-written backpropagation gradients right, what do L1 and L2 "
-                     "penalties do to an overfitting network, and how much does momentum "
-                     "speed up SGD?",
-            what_to_look_at="- The gradient check: relative errors near 1e-9 (finite "
-                            "differences) and 1e-15 (autograd) mean the backward pass is "
-                            "right; a bug shows as errors near 1.\n"
-                            "- λ = 0: training loss near 0, test loss rising after its "
-                            "minimum — overfitting. A moderate λ lowers the test loss; "
-                            "a large one underfits (both losses high).\n"
-                            "- Momentum reaches in a few epochs the loss SGD reaches in many.",
+            question=QUESTION, what_to_look_at=WHAT_TO_LOOK_AT, references=REFERENCES,
+            summary_keys=("grad_check_max_rel_error",
+                          "lambda_sweep[].{penalty, lambda, train_loss, test_loss}",
+                          "momentum.{sgd_loss, momentum_loss, epochs}"),
             headline=("grad_check_max_rel_error", "momentum.sgd_loss", "momentum.momentum_loss"))
 def run(cfg: Config, ctx) -> dict:
     checks = grad_check(cfg)

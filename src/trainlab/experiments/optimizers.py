@@ -25,6 +25,28 @@ from trainlab.registry import experiment
 from trainlab.report.plots import curves, new_figure
 from trainlab.train import Split, fit
 
+QUESTION = ("Which optimizer reaches a low error fastest, per epoch and per second, "
+            "and which ones are easy to configure?")
+
+WHAT_TO_LOOK_AT = ("- Loss against epoch vs against seconds: L-BFGS does many "
+                   "function evaluations per epoch, so its epochs are not "
+                   "comparable to the others' — wall time is the fair axis.\n"
+                   "- The adaptive methods (Adagrad, Adadelta, Adam) are close "
+                   "to their best over a wide range of rates; plain SGD is not.\n"
+                   "- SGD with momentum μ at rate α behaves much like plain SGD at "
+                   "α/(1−μ): momentum 0.9 at 0.01 tracks SGD at 0.1.\n"
+                   "- Full-batch L-BFGS drives the training loss to ~1e-8; its test "
+                   "loss grows (over-confident predictions) while its test error "
+                   "stays close to the others'.\n"
+                   "- Train error falling to 0 while test error stays a few percent: "
+                   "all of them overfit 4,000 images; the optimizer changes how "
+                   "fast, little where.")
+
+REFERENCES = (
+    "Ruder 2016, *An overview of gradient descent optimization algorithms*",
+)
+
+
 Name = Literal["sgd", "momentum", "nesterov", "adagrad", "adadelta", "adam", "rmsprop", "lbfgs"]
 
 
@@ -126,21 +148,8 @@ def _row(result, e: int, opt: str, lr: float) -> dict:
 @experiment("optimizers", config=Config, presets=PRESETS, chapter="optimization",
             purpose="Train one MNIST MLP with SGD, momentum, Adagrad, Adadelta, Adam and "
                     "L-BFGS; compare curves by epoch and by wall time, and lr sensitivity",
-            question="Which optimizer reaches a low error fastest, per epoch and per second, "
-                     "and which ones are easy to configure?",
-            what_to_look_at="- Loss against epoch vs against seconds: L-BFGS does many "
-                            "function evaluations per epoch, so its epochs are not "
-                            "comparable to the others' — wall time is the fair axis.\n"
-                            "- The adaptive methods (Adagrad, Adadelta, Adam) are close "
-                            "to their best over a wide range of rates; plain SGD is not.\n"
-                            "- SGD with momentum μ at rate α behaves much like plain SGD at "
-                            "α/(1−μ): momentum 0.9 at 0.01 tracks SGD at 0.1.\n"
-                            "- Full-batch L-BFGS drives the training loss to ~1e-8; its test "
-                            "loss grows (over-confident predictions) while its test error "
-                            "stays close to the others'.\n"
-                            "- Train error falling to 0 while test error stays a few percent: "
-                            "all of them overfit 4,000 images; the optimizer changes how "
-                            "fast, little where.",
+            question=QUESTION, what_to_look_at=WHAT_TO_LOOK_AT, references=REFERENCES,
+            summary_keys=("results[].{optimizer, test_error, train_error, seconds}",),
             headline=("best_optimizer", "best_test_error"))
 def run(cfg: Config, ctx) -> dict:
     ds, train, test = load_data(cfg, ctx.device)

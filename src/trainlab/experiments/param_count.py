@@ -28,6 +28,23 @@ from trainlab.registry import experiment
 from trainlab.report.plots import new_figure
 from trainlab.train import Split, fit
 
+QUESTION = ("Does a network with more parameters fit the training set better, and "
+            "does it generalize worse?")
+
+WHAT_TO_LOOK_AT = ("- Train loss falls steadily with the parameter count; the "
+                   "widest networks fit the training set almost perfectly.\n"
+                   "- Test loss falls too at first, then levels off or rises while "
+                   "test accuracy keeps its plateau: the gap between train and "
+                   "test grows, yet the big networks do not generalize worse in "
+                   "accuracy (Zhang et al. 2017; Neyshabur et al. 2015).\n"
+                   "- The smallest networks (≈1.6k parameters) are limited by "
+                   "capacity: train and test stay close together.")
+
+REFERENCES = (
+    "Belkin et al. 2019, *Reconciling modern machine learning practice and the bias-variance "
+    "trade-off*",
+)
+
 
 @dataclass
 class Config(BaseConfig):
@@ -70,16 +87,9 @@ METRICS = ("train_loss", "test_loss", "train_accuracy", "test_accuracy")
 @experiment("param-count", config=Config, presets=PRESETS, chapter="generalization",
             purpose="Train and test loss and accuracy of 10+ MLP widths against their "
                     "parameter count",
-            question="Does a network with more parameters fit the training set better, and "
-                     "does it generalize worse?",
-            what_to_look_at="- Train loss falls steadily with the parameter count; the "
-                            "widest networks fit the training set almost perfectly.\n"
-                            "- Test loss falls too at first, then levels off or rises while "
-                            "test accuracy keeps its plateau: the gap between train and "
-                            "test grows, yet the big networks do not generalize worse in "
-                            "accuracy (Zhang et al. 2017; Neyshabur et al. 2015).\n"
-                            "- The smallest networks (≈1.6k parameters) are limited by "
-                            "capacity: train and test stay close together.",
+            question=QUESTION, what_to_look_at=WHAT_TO_LOOK_AT, references=REFERENCES,
+            summary_keys=("models[].{params, train_loss, test_loss}",
+                          "models[].{train_accuracy, test_accuracy}"),
             headline=("best_test_accuracy", "best_params", "largest_params"))
 def run(cfg: Config, ctx) -> dict:
     dev = ctx.device

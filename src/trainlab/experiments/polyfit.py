@@ -22,6 +22,20 @@ from trainlab.registry import experiment
 from trainlab.report.plots import curves, new_figure
 from trainlab.train import Split, fit
 
+QUESTION = ("How does the learning rate decide whether plain SGD recovers the "
+            "coefficients of a polynomial, and how fast?")
+
+WHAT_TO_LOOK_AT = ("- The loss curves (log scale): the largest rate converges in "
+                   "tens of epochs, the smallest is still far off at the end.\n"
+                   "- The function panels: early epochs fit the overall trend, "
+                   "later epochs the curvature.\n"
+                   "- The table: with noise-free data least squares recovers the "
+                   "true coefficients exactly; SGD approaches them.")
+
+REFERENCES = (
+    "pytorch/examples `regression/main.py` (the random polynomial target)",
+)
+
 
 @dataclass
 class Config(BaseConfig):
@@ -127,14 +141,10 @@ def _coeffs(flat: torch.Tensor) -> list[float]:
 @experiment("polyfit", config=Config, presets=PRESETS, chapter="basics",
             purpose="Fit a random degree-4 polynomial with SGD and SmoothL1 at three "
                     "learning rates, against closed-form least squares",
-            question="How does the learning rate decide whether plain SGD recovers the "
-                     "coefficients of a polynomial, and how fast?",
-            what_to_look_at="- The loss curves (log scale): the largest rate converges in "
-                            "tens of epochs, the smallest is still far off at the end.\n"
-                            "- The function panels: early epochs fit the overall trend, "
-                            "later epochs the curvature.\n"
-                            "- The table: with noise-free data least squares recovers the "
-                            "true coefficients exactly; SGD approaches them.",
+            question=QUESTION, what_to_look_at=WHAT_TO_LOOK_AT, references=REFERENCES,
+            summary_keys=("true_coeffs",
+                          "runs[].{lr, final_loss, learned_coeffs, max_abs_coeff_error}",
+                          "lstsq_coeffs"),
             headline=("lstsq_max_abs_error", "best_lr", "best_max_abs_coeff_error"))
 def run(cfg: Config, ctx) -> dict:
     x, feats, y, true = make_data(cfg)

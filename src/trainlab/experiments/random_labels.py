@@ -33,6 +33,22 @@ from trainlab.report.plots import new_figure
 from trainlab.runs import atomic_write_bytes
 from trainlab.train import Split, fit
 
+QUESTION = ("Can the same network fit labels that carry no information about the "
+            "images, and what happens to its test accuracy and training time?")
+
+WHAT_TO_LOOK_AT = ("- Train accuracy: Zhang et al. (2017) found that random labels "
+                   "are fitted to ≈100 %, only later than the true labels "
+                   "(`epochs_to_fit`).\n"
+                   "- Test accuracy on random labels stays at chance (≈10 % for "
+                   "10 classes): nothing learned transfers.\n"
+                   "- The random-label train loss stays high for a while, then "
+                   "drops once the network starts memorizing example by example.")
+
+REFERENCES = (
+    "Zhang, Bengio, Hardt, Recht, Vinyals 2017, *Understanding deep learning requires rethinking "
+    "generalization*",
+)
+
 
 @dataclass
 class ModelConfig(MLPConfig):
@@ -93,15 +109,9 @@ def _save_labels(ctx, true: torch.Tensor, used: torch.Tensor, mask: torch.Tensor
 @experiment("random-labels", config=Config, presets=PRESETS, chapter="generalization",
             purpose="Fit one MLP to true and to random labels: memorization without "
                     "generalization (Zhang et al. 2017)",
-            question="Can the same network fit labels that carry no information about the "
-                     "images, and what happens to its test accuracy and training time?",
-            what_to_look_at="- Train accuracy: Zhang et al. (2017) found that random labels "
-                            "are fitted to ≈100 %, only later than the true labels "
-                            "(`epochs_to_fit`).\n"
-                            "- Test accuracy on random labels stays at chance (≈10 % for "
-                            "10 classes): nothing learned transfers.\n"
-                            "- The random-label train loss stays high for a while, then "
-                            "drops once the network starts memorizing example by example.",
+            question=QUESTION, what_to_look_at=WHAT_TO_LOOK_AT, references=REFERENCES,
+            summary_keys=("true.{train_accuracy, test_accuracy, epochs_to_fit}",
+                          "random.{train_accuracy, test_accuracy, epochs_to_fit}"),
             headline=("true_epochs_to_fit", "random_epochs_to_fit", "random_train_accuracy",
                       "random_test_accuracy"))
 def run(cfg: Config, ctx) -> dict:

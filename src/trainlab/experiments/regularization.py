@@ -25,6 +25,21 @@ from trainlab.registry import experiment
 from trainlab.report.plots import lambda_sweep_figure, new_figure
 from trainlab.train import Split, fit
 
+QUESTION = ("How does an explicit L1 or L2 penalty in the loss change the gap "
+            "between training and test loss of an MLP that overfits?")
+
+WHAT_TO_LOOK_AT = ("- λ = 0: the training loss goes to ~0 and the test loss, after "
+                   "a minimum, rises again — overfitting.\n"
+                   "- A moderate λ keeps the test loss near its minimum; the "
+                   "training loss stays higher.\n"
+                   "- A large λ underfits: both losses stay high.\n"
+                   "- The weight norms shrink as λ grows; L1 pushes many weights "
+                   "to (nearly) zero, L2 shrinks all of them.")
+
+REFERENCES = (
+    "Goodfellow, Bengio, Courville, *Deep Learning*, §7.1 (L1 and L2)",
+)
+
 
 @dataclass
 class DataConfig:
@@ -93,15 +108,8 @@ def norms(model) -> tuple[np.ndarray, np.ndarray]:
 @experiment("regularization", config=Config, presets=PRESETS, chapter="generalization",
             purpose="An MLP on 500 MNIST digits with explicit L1/L2 penalty terms: "
                     "overfitting vs regularised, train and test curves over a λ sweep",
-            question="How does an explicit L1 or L2 penalty in the loss change the gap "
-                     "between training and test loss of an MLP that overfits?",
-            what_to_look_at="- λ = 0: the training loss goes to ~0 and the test loss, after "
-                            "a minimum, rises again — overfitting.\n"
-                            "- A moderate λ keeps the test loss near its minimum; the "
-                            "training loss stays higher.\n"
-                            "- A large λ underfits: both losses stay high.\n"
-                            "- The weight norms shrink as λ grows; L1 pushes many weights "
-                            "to (nearly) zero, L2 shrinks all of them.",
+            question=QUESTION, what_to_look_at=WHAT_TO_LOOK_AT, references=REFERENCES,
+            summary_keys=("results[].{penalty, lambda, train_loss, test_loss}",),
             headline=("best_penalty", "best_lambda", "best_test_loss", "unregularized_test_loss"))
 def run(cfg: Config, ctx) -> dict:
     train, test, description = load_data(cfg, ctx.device)

@@ -37,6 +37,24 @@ from trainlab.registry import experiment
 from trainlab.report.plots import new_figure
 from trainlab.train import History, Split, evaluate, fit
 
+QUESTION = ("Do large batches find sharper minima and more input-sensitive networks, "
+            "and do those generalize worse?")
+
+WHAT_TO_LOOK_AT = ("- Sharpness (right axis of the second figure): Keskar et al. "
+                   "(2017) find large-batch minima far sharper than small-batch "
+                   "ones, with a test accuracy a little lower.\n"
+                   "- Sensitivity: Novak et al. (2018) find that networks with a "
+                   "smaller input Jacobian norm generalize better.\n"
+                   "- Every model stops at the same train loss (or the epoch cap, "
+                   "see `reached`), so differences are not just a matter of "
+                   "training longer.")
+
+REFERENCES = (
+    "Keskar et al. 2017, *On Large-Batch Training for Deep Learning: Generalization Gap and Sharp "
+    "Minima*",
+    "Novak et al. 2018, *Sensitivity and Generalization in Neural Networks*",
+)
+
 
 @dataclass
 class Config(BaseConfig):
@@ -125,16 +143,9 @@ def train_until(cfg, ctx, bs: int, train: Split, in_features: int, classes: int)
 @experiment("sensitivity", config=Config, presets=PRESETS, chapter="generalization",
             purpose="Loss, accuracy, input sensitivity (softmax Jacobian norm) and Keskar "
                     "sharpness of one MLP trained with 5+ batch sizes",
-            question="Do large batches find sharper minima and more input-sensitive networks, "
-                     "and do those generalize worse?",
-            what_to_look_at="- Sharpness (right axis of the second figure): Keskar et al. "
-                            "(2017) find large-batch minima far sharper than small-batch "
-                            "ones, with a test accuracy a little lower.\n"
-                            "- Sensitivity: Novak et al. (2018) find that networks with a "
-                            "smaller input Jacobian norm generalize better.\n"
-                            "- Every model stops at the same train loss (or the epoch cap, "
-                            "see `reached`), so differences are not just a matter of "
-                            "training longer.",
+            question=QUESTION, what_to_look_at=WHAT_TO_LOOK_AT, references=REFERENCES,
+            summary_keys=("results[].{batch_size, train_loss, test_loss, train_accuracy}",
+                          "results[].{test_accuracy, jacobian_norm, loss_grad_norm, sharpness}"),
             headline=("sharpness_ratio_large_small", "jacobian_ratio_large_small",
                       "all_reached"))
 def run(cfg: Config, ctx) -> dict:

@@ -29,6 +29,22 @@ from trainlab.report.plots import new_figure
 from trainlab.runs import atomic_write_bytes
 from trainlab.train import Split, fit
 
+QUESTION = ("Do eight trainings of the same network travel to the same place in "
+            "weight space, and how many directions does one training path need?")
+
+WHAT_TO_LOOK_AT = ("- Joint PCA: every run starts somewhere else (random init) and "
+                   "moves away from the others; no two runs meet, although they "
+                   "reach the same loss.\n"
+                   "- Layer 1 alone (most of the parameters) looks the same; the "
+                   "top components each hold only about 1/runs of the variance, "
+                   "one direction per run.\n"
+                   "- Trajectory PCA: two components hold most of each path "
+                   "(Li et al. report 40-90 %), so the path is nearly planar.")
+
+REFERENCES = (
+    "Li, Xu, Taylor, Studer, Goldstein 2018, *Visualizing the Loss Landscape of Neural Nets*",
+)
+
 
 @dataclass
 class Config(BaseConfig):
@@ -91,16 +107,12 @@ def load_mnist(cfg: Config, device):
 @experiment("weight-pca", config=Config, presets=PRESETS, chapter="optimization",
             purpose="PCA of the weights of 8 MNIST trainings recorded every k epochs: joint "
                     "(whole model and layer 1) and per trajectory (Li et al. 2018)",
-            question="Do eight trainings of the same network travel to the same place in "
-                     "weight space, and how many directions does one training path need?",
-            what_to_look_at="- Joint PCA: every run starts somewhere else (random init) and "
-                            "moves away from the others; no two runs meet, although they "
-                            "reach the same loss.\n"
-                            "- Layer 1 alone (most of the parameters) looks the same; the "
-                            "top components each hold only about 1/runs of the variance, "
-                            "one direction per run.\n"
-                            "- Trajectory PCA: two components hold most of each path "
-                            "(Li et al. report 40-90 %), so the path is nearly planar.",
+            question=QUESTION, what_to_look_at=WHAT_TO_LOOK_AT, references=REFERENCES,
+            summary_keys=("explained_variance_ratio",
+                          "layer1_explained_variance_ratio",
+                          "trajectory_explained_variance_ratio",
+                          "runs",
+                          "snapshots_per_run"),
             headline=("explained_variance_ratio", "trajectory_explained_variance_ratio"))
 def run(cfg: Config, ctx) -> dict:
     x, y, xt, yt = load_mnist(cfg, ctx.device)
