@@ -48,6 +48,21 @@ def _cases(tmp: Path):
     (tmp / "good.csv").write_text("a,b,y\n1,2,3\n4,5,7\n2,2,2\n")
     yield "missing-target", ["run", "linreg", "--set", f"data.path={tmp}/good.csv",
                              "--set", "data.target=zzz"], "zzz"
+    # degenerate tables: least squares would have no unique answer (linreg)
+    for name, text, fragment in (
+            ("one-row", "a,b,y\n1,2,3\n", "needs at least D+1 = 3 rows"),
+            ("two-rows", "a,b,y\n1,2,3\n4,6,7\n", "needs at least D+1 = 3 rows"),
+            ("constant-column", "a,b,y\n1,2,3\n4,2,7\n2,2,2\n5,2,1\n",
+             "column 'b' is constant"),
+            ("dependent-columns", "a,b,y\n1,2,3\n4,8,7\n2,4,2\n5,10,1\n",
+             "linearly dependent")):
+        (tmp / f"{name}.csv").write_text(text)
+        yield name, ["run", "linreg", "--set", f"data.path={tmp}/{name}.csv"], fragment
+    (tmp / "gap.csv").write_text("x,y\n" + "".join(f"{i},{i % 3}\n" for i in range(40)))
+    (tmp / "uv.csv").write_text("u,v\n1,2\n2,3\n")
+    yield "test-columns-differ", ["run", "curvefit", "--set", f"data.path={tmp}/gap.csv",
+                                  "--set", f"data.test_path={tmp}/uv.csv"], "differ from"
+    yield "polyfit-one-point", ["run", "polyfit", "--set", "n_points=1"], "at least 5 points"
     yield "idx-truncated", ["run", "mnist", "--set",
                             f"data.root={_mnist_root(tmp / 't', cut=100)}"], "truncated"
     yield "idx-magic", ["run", "mnist", "--set",

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trainlab.data.tables import Table, read_csv_table, write_csv_table, write_table
+from trainlab.data.tables import Table, read_csv_table
+from trainlab.data.writers import write_csv_table, write_table
 from trainlab.errors import BadInput
 
 
@@ -83,17 +84,18 @@ MALFORMED = [
     ("ragged-long", b"a,b\n1,2,3\n", None, "line 2: expected 2 fields like the header, found 3"),
     ("trailing-comma", b"a,b\n1,2,\n", None, "found 3"),
     ("non-numeric", b"a,b\n1,2\n3,abc\n", None, "line 3, column 'b': not a number: 'abc'"),
-    ("empty-cell", b"a,b\n1,\n", None, "line 2, column 'b': empty cell"),
+    ("empty-cell", b"a,b\n1,\n2,3\n", None, "line 2, column 'b': empty cell"),
+    ("empty-column", b"a,b,c\n1,,3\n2,,4\n", None, "column 'b' is empty (no value in any row)"),
     ("nan", b"a,b\nnan,1\n", None, "line 2, column 'a': not a finite number: 'nan'"),
     ("inf", b"a,b\n1,-inf\n", None, "column 'b': not a finite number: '-inf'"),
     ("overflow", b"a,b\n1,1e999\n", None, "not a finite number: '1e999'"),
-    ("unknown-target", b"a,b\n1,2\n", "c", "unknown target column 'c' (columns: 'a', 'b')"),
+    ("unknown-target", b"a,b\n1,2\n", "c", "unknown column 'c' in data.target (columns: 'a', 'b')"),
     ("duplicate", b"a,b,a\n1,2,3\n", None, "duplicate column name 'a' (columns 1 and 3)"),
     ("empty-name", b"a,,c\n1,2,3\n", None, "empty column name in the header (column 2)"),
     ("latin-1", b"a,b\n1,2\n3,\xe94\n", None, "line 3: not UTF-8 text (byte 0xe9"),
     ("binary", b"\x89PNG\r\n\x1a\n\x00\x00", None, "not UTF-8 text"),
     ("newline-in-cell", b'a,b\n1,"2\n3"\n', None, "not a number: '2\\n3'"),
-    ("huge-field", b"a,b\n1," + b"9" * 200_000 + b"\n", None, "malformed CSV"),
+    ("huge-field", b"a,b\n1," + b"9" * 200_000 + b"\n", None, "malformed table"),
 ]
 
 
@@ -114,7 +116,7 @@ def test_malformed_table_is_bad_input_naming_file(tmp_path, content, target, exp
 def test_missing_file_and_directory(tmp_path):
     with pytest.raises(BadInput, match=r"nothere\.csv: no such file"):
         read_csv_table(tmp_path / "nothere.csv")
-    with pytest.raises(BadInput, match="is a directory, not a CSV file"):
+    with pytest.raises(BadInput, match="is a directory, not a table file"):
         read_csv_table(tmp_path)
 
 

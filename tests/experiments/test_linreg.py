@@ -49,3 +49,42 @@ def test_test_rows_must_match_the_features_before_any_folder(tmp_path):
         execute("linreg", preset="smoke", runs_dir=runs, progress=False, quiet=True,
                 sets={"data.path": str(csv)})
     assert not runs.exists() or not any(runs.rglob("config.json"))
+
+
+def test_semicolon_table_with_named_columns_gives_the_least_squares_of_those_columns(tmp_path):
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0, 10, (30, 2))
+    y = 1.5 + 2.0 * x[:, 0] - 0.5 * x[:, 1] + 0.01 * rng.standard_normal(30)
+    rows = np.column_stack([x[:, 1], rng.normal(size=30), y, x[:, 0]]).tolist()
+    lines = ["id;b;noise;target;a"] + [f"{i};" + ";".join(map(str, r)) for i, r in enumerate(rows)]
+    path = tmp_path / "semi.csv"
+    path.write_text("\n".join(lines) + "\n")
+    out = execute("linreg", preset="smoke", runs_dir=tmp_path / "runs", progress=False,
+                  quiet=True, sets={"data.path": str(path), "data.target": "target",
+                                    "data.features": ["a", "b"]})
+    assert out.state == "completed"
+    expected = np.linalg.lstsq(np.column_stack([x, np.ones(30)]), y, rcond=None)[0]
+    np.testing.assert_allclose(_params(out.summary["lstsq"]), expected, rtol=1e-9)
+    assert out.summary["feature_names"] == ["a", "b"]
+
+
+def test_a_large_table_draws_a_sample_and_keeps_the_figure_small(tmp_path):
+    from trainlab.report.plots import SCATTER_LIMIT, scatter_sample
+
+    n = 3 * SCATTER_LIMIT
+    shown = scatter_sample(n, seed=0)
+    assert len(shown) == SCATTER_LIMIT == len(set(shown.tolist())) and shown.max() < n
+    np.testing.assert_array_equal(scatter_sample(10), np.arange(10))
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (n, 2))
+    path = tmp_path / "big.csv"
+    np.savetxt(path, np.column_stack([x, x @ [1.0, 2.0]]), delimiter=",", header="a,b,y",
+               comments="")
+    out = execute("linreg", preset="smoke", runs_dir=tmp_path / "runs", progress=False,
+                  quiet=True, sets={"data.path": str(path), "batch_size": n, "epochs": 1,
+                                    "lrs": [0.1]})
+    assert out.state == "completed"
+    svg = out.path / "figures" / "predicted-vs-observed.svg"
+    # All 15,000 points as SVG markers would be about 4 MB; the sample is rasterized.
+    assert svg.stat().st_size < 1_000_000
+    assert f"{SCATTER_LIMIT:,} of the {n:,} rows" in (out.path / "report.md").read_text()

@@ -41,7 +41,14 @@ from trainlab.data.splits import (
     stratified_split,
     train_val_split,
 )
-from trainlab.data.tables import Table, read_csv_table, write_csv_table, write_table
+from trainlab.data.tables import (
+    Table,
+    check_same_columns,
+    parse_delimiter,
+    read_csv_table,
+    read_data_table,
+)
+from trainlab.data.writers import write_csv_table, write_table
 
 __all__ = [
     "DATASETS",
@@ -53,6 +60,7 @@ __all__ = [
     "Table",
     "batch_slices",
     "cache_directory",
+    "check_same_columns",
     "corrupt_labels",
     "crop_yield_table",
     "default_domain",
@@ -64,8 +72,10 @@ __all__ = [
     "load_digits",
     "load_fashion_mnist",
     "load_mnist",
+    "parse_delimiter",
     "parse_expression",
     "read_csv_table",
+    "read_data_table",
     "read_idx",
     "sample_function",
     "standardize",

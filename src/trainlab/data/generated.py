@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from trainlab.data.tables import Table, write_table
+from trainlab.data.tables import Table
+from trainlab.data.writers import write_table
 from trainlab.errors import BadInput
 
 __all__ = [

@@ -23,7 +23,13 @@ import numpy as np
 import torch
 
 from trainlab.config import BaseConfig, option
-from trainlab.data import gap_regression_pair, kfold_indices, read_csv_table, write_table
+from trainlab.data import (
+    check_same_columns,
+    gap_regression_pair,
+    kfold_indices,
+    read_data_table,
+    write_table,
+)
 from trainlab.errors import BadInput
 from trainlab.models import mlp
 from trainlab.registry import experiment
@@ -48,9 +54,12 @@ REFERENCES = (
 
 @dataclass
 class DataConfig:
-    path: str = option("", "training CSV, one feature and a target (empty: built-in pair)")
-    test_path: str = option("", "test CSV with the same columns (needed with data.path)")
+    path: str = option("", "training table, one feature and a target, comma-, tab- or "
+                           "semicolon-separated (empty: built-in pair)")
+    test_path: str = option("", "test table with the same columns (needed with data.path)")
     target: str = option("", "target column (empty: the last column)")
+    features: list[str] = option([], "the one feature column by name (empty: the other column)")
+    delimiter: str = option("", "column delimiter: ',', ';', 'tab' (empty: detected)")
 
 
 @dataclass
@@ -81,7 +90,6 @@ PRESETS = {
 
 def load_pair(cfg: Config, run_dir: Path | None = None):
     """(train table, test table, gap or None): user files, or the built-in pair as CSV."""
-    target = cfg.data.target or None
     gap = None
     if cfg.data.path:
         if not cfg.data.test_path:
@@ -93,7 +101,8 @@ def load_pair(cfg: Config, run_dir: Path | None = None):
         folder = (run_dir or Path(".")) / "data"
         train_path = write_table(folder / "gap_train.csv", pair.train)
         test_path = write_table(folder / "gap_test.csv", pair.test)
-    train, test = read_csv_table(train_path, target), read_csv_table(test_path, target)
+    train, test = read_data_table(train_path, cfg.data), read_data_table(test_path, cfg.data)
+    check_same_columns(train, test)
     for name, table in (("data.path", train), ("data.test_path", test)):
         if table.x.shape[1] != 1:
             raise BadInput(f"config key '{name}': expected one feature column and a target, "

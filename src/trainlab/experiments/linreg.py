@@ -24,11 +24,11 @@ import numpy as np
 import torch
 
 from trainlab.config import BaseConfig, option
-from trainlab.data import read_csv_table, write_crop_yield_csv
+from trainlab.data import read_data_table, write_crop_yield_csv
 from trainlab.errors import BadInput
 from trainlab.models import Ensemble
 from trainlab.registry import experiment
-from trainlab.report.plots import curves, new_figure
+from trainlab.report.plots import curves, new_figure, scatter_sample
 from trainlab.train import Split, fit
 
 QUESTION = ("Does a linear neuron trained by SGD find the least-squares solution, "
@@ -48,8 +48,12 @@ REFERENCES = (
 
 @dataclass
 class DataConfig:
-    path: str = option("", "CSV file with a header row (empty: the built-in crop-yield table)")
+    path: str = option("", "table file with a header row, comma-, tab- or semicolon-separated "
+                           "(empty: the built-in crop-yield table)")
     target: str = option("", "target column (empty: the last column)")
+    features: list[str] = option([], "feature columns by name (empty: every other column)")
+    delimiter: str = option("", "column delimiter: ',', ';', 'tab' (empty: detected from the "
+                                "header)")
     rows: int = option(50, "rows of the built-in table", positive=True)
 
 
@@ -71,7 +75,8 @@ class Config(BaseConfig):
         if not self.lrs:
             raise BadInput("config key 'lrs': give at least one learning rate")
         if self.data.path:  # read the user's file now, before any run folder exists
-            table = read_csv_table(self.data.path, self.data.target or None)
+            table = read_data_table(self.data.path, self.data)
+            check_solvable(table)
             check_test_rows(self.test_rows, len(table.feature_names))
 
 
@@ -95,9 +100,32 @@ def load_table(cfg: Config, run_dir: Path):
     if not path:
         path = write_crop_yield_csv(run_dir / "data" / "crop_yield.csv", n=cfg.data.rows,
                                     seed=cfg.seed, noise=cfg.noise)
-    table = read_csv_table(path, cfg.data.target or None)
+    table = read_data_table(path, cfg.data)
+    check_solvable(table)
     check_test_rows(cfg.test_rows, len(table.feature_names))
     return table, Path(path)
+
+
+def check_solvable(table) -> None:
+    """BadInput unless least squares has one solution: at least D+1 rows, no constant
+    feature, no feature a linear combination of the others (with the bias column)."""
+    n, d = table.x.shape
+    if n < d + 1:
+        raise BadInput(f"{table.path}: {n} data row{'s' if n != 1 else ''} for {d} features and "
+                       f"a bias: least squares needs at least D+1 = {d + 1} rows (one per "
+                       "unknown); add rows or leave features out with data.features")
+    for j, name in enumerate(table.feature_names):
+        col = table.x[:, j]
+        if np.all(col == col[0]):
+            raise BadInput(f"{table.path}: column {name!r} is constant ({col[0]:g} in every row): "
+                           "it cannot be told apart from the bias; leave it out with "
+                           "data.features")
+    design = np.column_stack([(table.x - table.x.mean(0)) / table.x.std(0), np.ones(n)])
+    rank = int(np.linalg.matrix_rank(design))
+    if rank < d + 1:
+        raise BadInput(f"{table.path}: the features {', '.join(map(repr, table.feature_names))} "
+                       f"are linearly dependent (rank {rank} of {d + 1} with the bias): least "
+                       "squares has no unique answer; leave one out with data.features")
 
 
 def least_squares(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -214,13 +242,17 @@ def _plot(ctx, main, sweep, names, y, x, sgd_theta, lstsq_theta) -> None:
                             "the top, and its line ends where the loss became infinite.")
     fig, axes = new_figure(width=4.6, height=4.2)
     ax = axes[0, 0]
-    ax.scatter(y, x @ lstsq_theta[:-1] + lstsq_theta[-1], s=14, label="lstsq", marker="o")
-    ax.scatter(y, x @ sgd_theta[:-1] + sgd_theta[-1], s=14, label="SGD", marker="x")
+    shown = scatter_sample(len(y), seed=0)  # a large table would make a huge SVG
+    ax.scatter(y[shown], x[shown] @ lstsq_theta[:-1] + lstsq_theta[-1], s=14, label="lstsq",
+               marker="o", rasterized=len(shown) > 1000)
+    ax.scatter(y[shown], x[shown] @ sgd_theta[:-1] + sgd_theta[-1], s=14, label="SGD", marker="x",
+               rasterized=len(shown) > 1000)
     lo, hi = float(y.min()), float(y.max())
     ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="perfect")
     ax.set_xlabel("observed")
     ax.set_ylabel("predicted")
     ax.legend(fontsize="small")
     ax.grid(alpha=0.3)
+    note = "" if len(shown) == len(y) else f" ({len(shown):,} of the {len(y):,} rows, at random)"
     ctx.figure(fig, "predicted-vs-observed",
-               "Predicted against observed target for SGD and least squares.")
+               f"Predicted against observed target for SGD and least squares{note}.")

@@ -65,6 +65,12 @@ class Config(BaseConfig):
             from trainlab.errors import BadInput
 
             raise BadInput("config key 'lrs': give at least one learning rate")
+        if self.n_points < self.degree + 1:  # fewer points than unknowns: lstsq is not unique
+            from trainlab.errors import BadInput
+
+            raise BadInput(f"config key 'n_points': the degree-{self.degree} fit has "
+                           f"{self.degree + 1} unknowns, so it needs at least {self.degree + 1} "
+                           f"points, got {self.n_points}")
 
 
 PRESETS = {
