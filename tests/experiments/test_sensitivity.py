@@ -11,12 +11,10 @@ from trainlab.config import from_dict, resolve
 from trainlab.experiments.sensitivity import (
     PRESETS,
     Config,
-    StopBelow,
     batch_sizes,
     load_data,
 )
 from trainlab.runner import execute
-from trainlab.train import History
 
 
 @pytest.fixture(scope="module")
@@ -101,13 +99,3 @@ def test_batch_sizes_are_capped_at_the_train_size():
     assert batch_sizes(cfg, 4000) == [16, 64, 256, 1024, 4000]
     cfg.batch_sizes = [16, 4096, 8192]
     assert batch_sizes(cfg, 4000) == [16, 4000]
-
-
-def test_stopping_rule():
-    stop = StopBelow(1e-3)
-    h = History(epochs=[1], seconds=[0.0], values={"train/loss": [[5e-3]]})
-    assert stop.on_epoch_end(1, None, h) is False  # above the threshold: goes on
-    h.epochs.append(2)
-    h.values["train/loss"].append([5e-4])
-    assert stop.on_epoch_end(3, None, h) is False  # epoch 3 not evaluated yet
-    assert stop.on_epoch_end(2, None, h) is True

@@ -2,7 +2,8 @@
 
 They work on ordinary `torch.nn.Module`s and on flat parameter vectors ``theta`` of shape
 ``(P,)``, or ``(E, P)`` for an ensemble, in the one layout that `params` documents (see
-`flatten_params` and `make_loss_fn`); `critical` drives E networks to critical points.
+`flatten_params` and `make_loss_fn`); `critical` drives E networks to critical points;
+`recorders` holds the quantities recorded during training (callbacks of `train.fit`).
 They import nothing of trainlab but `errors` (ground floor, layer 5).
 """
 
@@ -24,14 +25,19 @@ from .lanczos import Tridiagonal, lanczos
 from .minimal_ratio import minimal_ratio
 from .params import count_params, flatten_params, load_flat, make_loss_fn, unflatten_like
 from .pca import PCAResult, trajectory_pca, weight_pca
+from .recorders import GradNorms, ParamSnapshots, StopBelow, WeightHistograms, layer_labels
 from .sensitivity import jacobian_norms, loss_input_grad_norms
 from .sharpness import sharpness
 
 __all__ = [
     "CriticalResult",
+    "GradNorms",
     "PCAResult",
+    "ParamSnapshots",
+    "StopBelow",
     "SpectralDensity",
     "Tridiagonal",
+    "WeightHistograms",
     "activation_maps",
     "count_params",
     "dense_hessian",
@@ -48,6 +54,7 @@ __all__ = [
     "jacobian_norms",
     "lanczos",
     "lanczos_top_k",
+    "layer_labels",
     "load_flat",
     "loss_grad",
     "loss_grad_norm",

@@ -4,8 +4,8 @@ The exercise ("what happens when the gradient is almost zero", part 1): train a 
 record at every iteration the loss of the minibatch and the norm of its gradient ‖∇L‖,
 for the whole model and for each layer, and plot both against the iteration, once for a
 1-D function (an MLP, MSE, default target sin(5πx)/(5πx)) and once for MNIST (an MLP on
-the 5,000-digit subset, cross-entropy). The norms are read by an `on_step` callback of
-`trainlab.train.fit`, after `backward()` and before the optimizer step, when the
+the 5,000-digit subset, cross-entropy). The norms are read by `diagnostics.GradNorms`, an `on_step`
+callback of `trainlab.train.fit`, after `backward()` and before the optimizer step, when the
 gradients of that very minibatch are in `.grad`; seeds (`runs`) train as one ensemble.
 """
 
@@ -19,7 +19,7 @@ import torch
 
 from trainlab.config import BaseConfig, option
 from trainlab.data import load_dataset, parse_expression, sample_function, standardize
-from trainlab.diagnostics import flatten_params, loss_grad_norm, make_loss_fn
+from trainlab.diagnostics import GradNorms, flatten_params, loss_grad_norm, make_loss_fn
 from trainlab.errors import BadInput
 from trainlab.models import mlp
 from trainlab.registry import experiment
@@ -83,49 +83,6 @@ PRESETS = {
 }
 
 
-class GradNormRecorder:
-    """`on_step` callback: per member, the minibatch loss and ‖∇L‖, whole and per layer.
-
-    After `fit`: `losses` and `norms` are `(T, E)` arrays, `layer_norms` `(T, E, layers)`,
-    `layer_names` names the layers (`layer1` is the first linear or conv layer).
-    """
-
-    def __init__(self, model) -> None:
-        self.groups = [[layer.weight, layer.bias] for layer in model.layers
-                       if hasattr(layer, "weight")]
-        self.layer_names = [f"layer{i + 1}" for i in range(len(self.groups))]
-        self._loss: list[torch.Tensor] = []
-        self._layer: list[torch.Tensor] = []
-
-    def on_step(self, step: int, model, losses: torch.Tensor) -> None:
-        E = losses.shape[0]
-        sq = torch.stack([sum(p.grad.detach().reshape(E, -1).double().pow(2).sum(1)
-                              for p in group) for group in self.groups], dim=1)
-        self._loss.append(losses.detach().double())
-        self._layer.append(sq.sqrt())
-
-    @property
-    def losses(self) -> np.ndarray:
-        return torch.stack([t.cpu() for t in self._loss]).numpy()
-
-    @property
-    def layer_norms(self) -> np.ndarray:
-        return torch.stack([t.cpu() for t in self._layer]).numpy()
-
-    @property
-    def norms(self) -> np.ndarray:
-        return np.sqrt((self.layer_norms ** 2).sum(-1))
-
-    def state_dict(self) -> dict:
-        if not self._loss:
-            return {}
-        return {"loss": torch.from_numpy(self.losses), "layer": torch.from_numpy(self.layer_norms)}
-
-    def load_state_dict(self, state: dict) -> None:
-        if state:
-            self._loss, self._layer = list(state["loss"]), list(state["layer"])
-
-
 def task_data(cfg: Config, task: str, device):
     """(x_train, y_train, loss name, input features, outputs) of a task, on `device`."""
     if task == "function":
@@ -146,7 +103,7 @@ def run_task(cfg: Config, ctx, task: str) -> dict:
     x, y, loss, d_in, d_out = task_data(cfg, task, ctx.device)
     seeds = [cfg.seed + 1000 * r for r in range(cfg.runs)]
     model = mlp(t.widths, d_in, d_out, seeds, t.activation).to(ctx.device)
-    rec = GradNormRecorder(model)
+    rec = GradNorms(model)
     names = [f"{task}/seed{s}" for s in seeds]
     result = fit(model, Split(x, y), epochs=t.epochs, batch_size=t.batch_size, loss=loss,
                  optimizer=t.optimizer, lr=t.lr, evals={"train": Split(x, y)}, ctx=ctx,

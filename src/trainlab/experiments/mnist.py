@@ -22,7 +22,7 @@ from torch import nn
 
 from trainlab.config import BaseConfig, option
 from trainlab.data import standardize
-from trainlab.diagnostics import activation_maps, weight_histograms
+from trainlab.diagnostics import WeightHistograms, activation_maps
 from trainlab.errors import BadInput
 from trainlab.experiments._classification import DataConfig, load_subsets, validate_data
 from trainlab.models import Ensemble, mlp_spec, pytorch_examples_cnn_spec, small_cnn_spec
@@ -127,47 +127,6 @@ def model_spec(cfg: Config, num_classes: int) -> list[tuple]:
     return mlp_spec(m.widths, m.activation, num_classes)
 
 
-def layer_labels(net: nn.Module) -> dict[str, str]:
-    """`{"0": "conv1", "7": "fc1", ...}`: readable names of the weighted layers."""
-    labels, counts = {}, {"conv": 0, "fc": 0}
-    for name, mod in net.named_modules():
-        kind = "conv" if isinstance(mod, nn.Conv2d) else "fc" if isinstance(mod, nn.Linear) else ""
-        if kind:
-            counts[kind] += 1
-            labels[name] = f"{kind}{counts[kind]}"
-    return labels
-
-
-class WeightHistory:
-    """Callback: per-layer weight histograms of member 0 after every epoch (and TensorBoard)."""
-
-    def __init__(self, bins: int, writer=None):
-        self.bins, self.writer = bins, writer
-        self.epochs: list[int] = []
-        self.hists: dict[str, list[list[torch.Tensor]]] = {}  # name -> [[counts, edges], ...]
-
-    def record(self, epoch: int, model: Ensemble) -> None:
-        net = model.member(0)
-        labels = layer_labels(net)
-        self.epochs.append(epoch)
-        for name, (counts, edges) in weight_histograms(net, self.bins, False).items():
-            label = labels[name.rsplit(".", 1)[0]]
-            self.hists.setdefault(label, []).append([counts, edges])
-        if self.writer is not None:
-            for name, p in net.named_parameters():
-                self.writer.add_histogram(name, p.detach().cpu(), epoch)
-            self.writer.flush()
-
-    def on_epoch_end(self, epoch, model, history) -> None:
-        self.record(epoch, model)
-
-    def state_dict(self) -> dict:
-        return {"epochs": list(self.epochs), "hists": self.hists}
-
-    def load_state_dict(self, s: dict) -> None:
-        self.epochs, self.hists = list(s["epochs"]), dict(s["hists"])
-
-
 def tensorboard_writer(ctx):
     """A SummaryWriter into the run folder when tensorboard is installed, else None."""
     try:
@@ -206,8 +165,8 @@ def run(cfg: Config, ctx) -> dict:
              f"Model: `{cfg.model.name}` with {params:,} parameters; optimizer `{cfg.optimizer}` "
              f"(lr {cfg.lr:g}, schedule {cfg.lr_schedule}, γ {cfg.gamma:g}), batch "
              f"{cfg.batch_size}, {cfg.epochs} epochs.")
-    hist = WeightHistory(cfg.hist_bins, tensorboard_writer(ctx))
-    hist.record(0, model)
+    hist = WeightHistograms(cfg.hist_bins, writer=tensorboard_writer(ctx))
+    hist.take(0, model)
     result = fit(model, Split(xtr, ytr), epochs=cfg.epochs, batch_size=cfg.batch_size,
                  loss="cross_entropy", optimizer=cfg.optimizer, lr=cfg.lr,
                  momentum=cfg.momentum, weight_decay=cfg.weight_decay,
@@ -337,7 +296,7 @@ def _plot_activations(ctx, model: Ensemble, xte, index: int, label: int) -> None
                "of one direction.")
 
 
-def _plot_histograms(ctx, hist: WeightHistory) -> None:
+def _plot_histograms(ctx, hist: WeightHistograms) -> None:
     names = list(hist.hists)
     fig, axes = new_figure(ncols=len(names), width=3.4, height=3.4, layout="constrained")
     for ax, name in zip(axes[0], names, strict=True):

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from trainlab.config import BaseConfig, option
+from trainlab.diagnostics import ParamSnapshots
 from trainlab.models import Ensemble
 from trainlab.registry import experiment
 from trainlab.report.plots import curves, new_figure
@@ -121,24 +122,6 @@ def lstsq_coefficients(feats: torch.Tensor, y: torch.Tensor) -> np.ndarray:
     return np.linalg.lstsq(design, y.double().numpy()[:, 0], rcond=None)[0]
 
 
-class Snapshots:
-    """Callback keeping the ensemble's flat parameters at chosen epochs."""
-
-    def __init__(self, epochs: list[int]):
-        self.epochs = set(epochs)
-        self.saved: dict[int, torch.Tensor] = {}
-
-    def on_epoch_end(self, epoch, model, history) -> None:
-        if epoch in self.epochs:
-            self.saved[epoch] = model.flat_parameters().cpu().clone()
-
-    def state_dict(self) -> dict:
-        return {"saved": {str(k): v for k, v in self.saved.items()}}
-
-    def load_state_dict(self, s: dict) -> None:
-        self.saved = {int(k): v for k, v in s["saved"].items()}
-
-
 def _coeffs(flat: torch.Tensor) -> list[float]:
     # Ensemble parameter order: weight (degree values) then bias.
     return [float(flat[-1])] + [float(v) for v in flat[:-1]]
@@ -158,7 +141,7 @@ def run(cfg: Config, ctx) -> dict:
     E = len(cfg.lrs)
     model = Ensemble([("linear", 1)], (cfg.degree,), seeds=[cfg.seed] * E).to(dev)
     names = [f"lr={lr:g}" for lr in cfg.lrs]
-    snaps = Snapshots(cfg.snapshot_epochs)
+    snaps = ParamSnapshots(at=cfg.snapshot_epochs)
     result = fit(model, Split(feats.to(dev), y.to(dev)), epochs=cfg.epochs,
                  batch_size=cfg.batch_size, loss=cfg.loss, optimizer="sgd", lr=cfg.lrs,
                  evals={"train": Split(feats.to(dev), y.to(dev))}, eval_at_start=True,
@@ -195,7 +178,8 @@ def _plot(cfg, ctx, x, y, true, lstsq, snaps, result, names) -> None:
     grid = torch.linspace(float(x.min()), float(x.max()), 200)
     powers = torch.stack([grid ** i for i in range(cfg.degree + 1)], 1).numpy()
     fig, axes = new_figure(ncols=len(cfg.lrs), width=4.6, height=3.6, sharey=True)
-    epochs = sorted(snaps.saved)
+    saved = snaps.by_epoch()
+    epochs = sorted(saved)
     colors = [__import__("matplotlib").cm.viridis(i / max(1, len(epochs) - 1))
               for i in range(len(epochs))]
     for e, name in enumerate(names):
@@ -204,7 +188,7 @@ def _plot(cfg, ctx, x, y, true, lstsq, snaps, result, names) -> None:
         ax.plot(grid, powers @ true, "k-", lw=2, label="true")
         ax.plot(grid, powers @ lstsq, "k:", lw=1.5, label="least squares")
         for ep, col in zip(epochs, colors, strict=True):
-            ax.plot(grid, powers @ np.asarray(_coeffs(snaps.saved[ep][e])), color=col,
+            ax.plot(grid, powers @ np.asarray(_coeffs(saved[ep][e])), color=col,
                     lw=1.2, label=f"epoch {ep}")
         ax.set_title(name)
         ax.set_xlabel("x")

@@ -24,6 +24,7 @@ import numpy as np
 
 from trainlab.config import BaseConfig, option
 from trainlab.diagnostics import (
+    StopBelow,
     flatten_params,
     jacobian_norms,
     loss_input_grad_norms,
@@ -102,18 +103,6 @@ def batch_sizes(cfg, n_train: int) -> list[int]:
         if b not in out:
             out.append(b)
     return out
-
-
-class StopBelow:
-    """Callback: stop once every member's full train loss is below `threshold`."""
-
-    def __init__(self, threshold: float):
-        self.threshold = threshold
-
-    def on_epoch_end(self, epoch, model, history) -> bool:
-        return bool(history.has("train", "loss") and history.epochs
-                    and history.epochs[-1] == epoch
-                    and float(np.max(history.final("train", "loss"))) < self.threshold)
 
 
 def train_until(cfg, ctx, bs: int, train: Split, in_features: int, classes: int):

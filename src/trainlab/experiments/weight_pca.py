@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from trainlab.config import BaseConfig, option
-from trainlab.diagnostics import trajectory_pca, weight_pca
+from trainlab.diagnostics import ParamSnapshots, trajectory_pca, weight_pca
 from trainlab.errors import BadInput
 from trainlab.experiments._classification import standardized_mnist
 from trainlab.models import mlp
@@ -75,30 +75,6 @@ PRESETS = {
 }
 
 
-class WeightRecorder:
-    """Callback keeping the `(E, P)` parameters at epoch 0 and every `every` epochs."""
-
-    def __init__(self, model, every: int) -> None:
-        self.every = every
-        self.epochs = [0]
-        self.saved = [model.flat_parameters().cpu().clone()]
-
-    def on_epoch_end(self, epoch: int, model, history) -> None:
-        if epoch % self.every == 0:
-            self.epochs.append(epoch)
-            self.saved.append(model.flat_parameters().cpu().clone())
-
-    def snapshots(self) -> torch.Tensor:
-        """`(R, T, P)`: run, snapshot, parameter."""
-        return torch.stack(self.saved, dim=1)
-
-    def state_dict(self) -> dict:
-        return {"epochs": list(self.epochs), "saved": list(self.saved)}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.epochs, self.saved = list(state["epochs"]), list(state["saved"])
-
-
 def load_mnist(cfg: Config, device):
     return [t.reshape(len(t), -1).to(device) if t.is_floating_point() else t.to(device)
             for t in standardized_mnist(cfg.seed, cfg.max_train)]
@@ -118,13 +94,14 @@ def run(cfg: Config, ctx) -> dict:
     x, y, xt, yt = load_mnist(cfg, ctx.device)
     seeds = [cfg.seed + 1000 * r for r in range(cfg.runs)]
     model = mlp(cfg.widths, 784, 10, seeds).to(ctx.device)
-    rec = WeightRecorder(model, cfg.record_every)
+    rec = ParamSnapshots(every=cfg.record_every)
+    rec.take(0, model)
     names = [f"seed{s}" for s in seeds]
     result = fit(model, Split(x, y), epochs=cfg.epochs, batch_size=cfg.batch_size,
                  loss="cross_entropy", optimizer=cfg.optimizer, lr=cfg.lr,
                  evals={"train": Split(x, y), "test": Split(xt, yt)}, eval_at_start=True,
                  ctx=ctx, name="train", member_names=names, callbacks=[rec])
-    snaps = rec.snapshots().double()  # (R, T, P)
+    snaps = rec.stacked().double()  # (R, T, P)
     R, T, _ = snaps.shape
     n1 = model.layers[0].weight[0].numel() + model.layers[0].bias[0].numel()
     k = min(cfg.n_components, R * T)
