@@ -54,6 +54,14 @@ def test_ratios_and_grad_norms_against_autograd(outcome):
         assert minimal_ratio(eig, tol=s["ratio_tol"]) == pytest.approx(point["minimal_ratio"])
 
 
+def test_closed_form_hessian_cross_check_in_the_summary(outcome):
+    # the experiment compares its closed-form Hessian with diagnostics.hessian_eigenvalues
+    # (torch.func) on run 0: two derivations of one matrix agree to rounding
+    saved = np.load(outcome.path / "critical_points.npz")
+    scale = float(np.abs(saved["eigenvalues"][0]).max())
+    assert 0 <= outcome.summary["hessian_check_max_abs_diff"] < 1e-10 * max(scale, 1.0)
+
+
 def test_spearman_by_hand():
     assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
     assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
