@@ -15,6 +15,7 @@ from trainlab.diagnostics.critical import (
     mlp_mse_grad_hessian,
     mlp_mse_objective,
 )
+from trainlab.errors import BadInput
 from trainlab.models import mlp_param_count
 
 MODULES = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "identity": nn.Identity,
@@ -143,3 +144,14 @@ def test_deep_linear_network_critical_points():
             assert float(res.loss[e]) == pytest.approx(best, rel=1e-9, abs=1e-12)
         else:
             assert float(res.loss[e]) > best
+
+
+def test_bad_input_is_one_clear_error():
+    x, y = torch.zeros(3, 2, dtype=torch.float64), torch.zeros(3, 1, dtype=torch.float64)
+    theta = torch.zeros(2, n_params([2, 3, 1]), dtype=torch.float64)
+    with pytest.raises(BadInput, match="need 13"):
+        mlp_forward(theta[:, :-1], x, [2, 3, 1])
+    with pytest.raises(BadInput, match="unknown activation 'swish'"):
+        mlp_mse_grad_hessian(theta, x, y, [2, 3, 1], "swish")
+    with pytest.raises(BadInput, match="one output"):
+        mlp_mse_grad_hessian(torch.zeros(2, n_params([2, 3, 2])), x, y, [2, 3, 2])

@@ -32,6 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from trainlab.errors import BadInput
+
 from .hessian import func_grad_hessian
 
 
@@ -74,6 +76,12 @@ ACTIVATIONS = {"relu": _relu, "leaky_relu": _leaky_relu, "identity": _identity,
 Objective = Callable[[Tensor, bool], tuple[Tensor, Tensor, Tensor | None]]
 
 
+def _activation(name: str):
+    if name not in ACTIVATIONS:
+        raise BadInput(f"unknown activation {name!r}; expected one of {', '.join(ACTIVATIONS)}")
+    return ACTIVATIONS[name]
+
+
 def _layers(theta: Tensor, sizes: Sequence[int]) -> list[tuple[Tensor, Tensor]]:
     """Views `W (E, d_l, d_{l-1})`, `b (E, d_l)` of flat parameters `theta (E, P)`."""
     E, off, out = theta.shape[0], 0, []
@@ -83,14 +91,14 @@ def _layers(theta: Tensor, sizes: Sequence[int]) -> list[tuple[Tensor, Tensor]]:
         out.append((W, theta[:, off:off + b]))
         off += b
     if off != theta.shape[1]:
-        raise ValueError(f"theta has {theta.shape[1]} parameters, sizes {list(sizes)} need {off}")
+        raise BadInput(f"theta has {theta.shape[1]} parameters, sizes {list(sizes)} need {off}")
     return out
 
 
 def mlp_forward(theta: Tensor, x: Tensor, sizes: Sequence[int],
                 activation: str = "relu") -> Tensor:
     """Outputs `(E, N, dL)` of E MLPs with flat parameters `theta (E, P)` on `x (N, d0)`."""
-    act = ACTIVATIONS[activation]
+    act = _activation(activation)
     layers = _layers(theta, sizes)
     a = x.to(theta.dtype).unsqueeze(0).expand(theta.shape[0], *x.shape)
     for i, (W, b) in enumerate(layers):
@@ -136,8 +144,8 @@ def mlp_mse_grad_hessian(theta: Tensor, x: Tensor, y: Tensor, sizes: Sequence[in
     0, as in autograd.
     """
     if sizes[-1] != 1:
-        raise ValueError("closed-form Hessian is for one output")
-    fn = ACTIVATIONS[activation]
+        raise BadInput("closed-form Hessian is for one output")
+    fn = _activation(activation)
     E, dt, dev = theta.shape[0], theta.dtype, theta.device
     layers = _layers(theta, sizes)
     L = len(layers)
