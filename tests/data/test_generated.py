@@ -129,3 +129,21 @@ def test_write_builtin_tables_round_trip(tmp_path):
     np.testing.assert_array_equal(read_csv_table(paths["gap_test"]).to_array(),
                                   pair.test.to_array())
     assert paths["height_weight"].read_text().splitlines()[1].endswith((",0", ",1"))
+
+
+def test_gender_table_has_the_published_header_units_and_class_statistics(tmp_path):
+    from trainlab.data import read_csv_table, write_gender_height_weight
+    from trainlab.data.generated import GENDER_TABLE_STATS
+
+    path = write_gender_height_weight(tmp_path / "wh.csv", n=10_000, seed=3)
+    assert path.read_text().splitlines()[:2][0] == "Gender,Height,Weight"
+    table = read_csv_table(path, classes=True)
+    assert table.target_name == "Gender" and table.classes == ["Female", "Male"]
+    assert len(table) == 10_000 and table.y[:5000].min() == 1 and table.y[5000:].max() == 0
+    for k, label in enumerate(table.classes):
+        h, w = table.x[table.y == k].T
+        mh, sh, mw, sw, r = GENDER_TABLE_STATS[label]
+        # 5,000 rows: sampling error of a mean ~ sd/70, of an sd ~ sd/100, of r ~ 0.004
+        assert abs(h.mean() - mh) < 4 * sh / 70 and abs(w.mean() - mw) < 4 * sw / 70
+        assert abs(h.std() - sh) < 4 * sh / 100 and abs(w.std() - sw) < 4 * sw / 100
+        assert abs(np.corrcoef(h, w)[0, 1] - r) < 0.02

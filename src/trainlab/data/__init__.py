@@ -31,6 +31,7 @@ from trainlab.data.generated import (
     write_builtin_tables,
     write_crop_yield_csv,
     write_gap_pair_csv,
+    write_gender_height_weight,
     write_height_weight_csv,
 )
 from trainlab.data.idx import find_idx_files, read_idx
@@ -85,6 +86,7 @@ __all__ = [
     "write_crop_yield_csv",
     "write_csv_table",
     "write_gap_pair_csv",
+    "write_gender_height_weight",
     "write_height_weight_csv",
     "write_table",
 ]

@@ -9,9 +9,15 @@ from the logit (`binary_cross_entropy_with_logits`: the same function, numerical
 a prediction is "male" when the logit is positive, i.e. the sigmoid output above 0.5.
 
 Default data: the built-in height/weight table (`height_weight_table`, 1,000 rows), written
-into the run folder as CSV and read back; `data.path` takes any CSV with 0/1 labels. The
-split is stratified (`stratified_split`, seeded). The two classes overlap, so about 90 %
-test accuracy is the best any classifier reaches on the built-in table.
+into the run folder as CSV and read back. `data.path` takes any table with two numeric
+feature columns and a label column of two classes, numbers or words, such as the classic
+10,000-row `Gender,Height,Weight` table (`Male`/`Female`, inches, pounds; comma- or
+tab-separated); the label column is `data.target`, else the only non-numeric column,
+else the last one. The sorted labels become classes 0 and 1 (saved in `labels.json`).
+The split is stratified (`stratified_split`, seeded). A logistic regression
+(scikit-learn) on the same standardised split is the baseline: the classes overlap, so
+a linear boundary is already about as good as any (about 90 % test accuracy on the
+built-in table, 91-92 % on the Gender table).
 """
 
 from __future__ import annotations
@@ -23,11 +29,12 @@ import numpy as np
 import torch
 
 from trainlab.config import BaseConfig, option
-from trainlab.data import read_csv_table, standardize, stratified_split, write_height_weight_csv
+from trainlab.data import read_data_table, standardize, stratified_split, write_height_weight_csv
 from trainlab.errors import BadInput
 from trainlab.models import ACTIVATIONS, Ensemble, mlp
 from trainlab.registry import experiment
-from trainlab.report.plots import curves, new_figure
+from trainlab.report.plots import curves, new_figure, scatter_sample
+from trainlab.runs import atomic_write_json
 from trainlab.train import Split, fit
 
 QUESTION = ("How well does a small MLP separate two overlapping classes, and does "
@@ -50,8 +57,12 @@ REFERENCES = (
 
 @dataclass
 class DataConfig:
-    path: str = option("", "CSV with two features and a 0/1 label (empty: built-in table)")
-    target: str = option("", "label column (empty: the last column)")
+    path: str = option("", "table with two numeric features and a label column of two classes "
+                           "(numbers or words), comma-, tab- or semicolon-separated (empty: "
+                           "built-in table)")
+    target: str = option("", "label column (empty: the only non-numeric column, else the last)")
+    features: list[str] = option([], "the two feature columns by name (empty: the others)")
+    delimiter: str = option("", "column delimiter: ',', ';', 'tab' (empty: detected)")
     rows: int = option(1000, "rows of the built-in table", positive=True)
 
 
@@ -96,12 +107,31 @@ def load_table(cfg: Config, run_dir: Path | None = None):
     if not path:
         path = write_height_weight_csv((run_dir or Path(".")) / "data" / "height_weight.csv",
                                        n=cfg.data.rows, seed=cfg.seed)
-    table = read_csv_table(path, cfg.data.target or None)
+    table = read_data_table(path, cfg.data, classes=True, n_classes=2)
     if table.x.shape[1] != 2:
-        raise BadInput(f"{path}: expected two feature columns, got {table.feature_names}")
-    if not np.isin(table.y, (0.0, 1.0)).all() or len(np.unique(table.y)) != 2:
-        raise BadInput(f"{path}: the label column {table.target_name!r} must hold 0 and 1")
+        raise BadInput(f"{path}: expected two feature columns besides the label "
+                       f"{table.target_name!r}, got {table.feature_names}: choose two with "
+                       "data.features")
     return table
+
+
+def logistic_baseline(x_tr: torch.Tensor, y_tr: torch.Tensor, x_te: torch.Tensor,
+                      y_te: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> dict | None:
+    """scikit-learn's logistic regression on the standardised features (N, 2), labels (N,).
+
+    Returns its accuracies and its boundary w·x + b = 0 in original units (w = w_z/σ,
+    b = b_z − Σ w_z μ/σ), or None when scikit-learn is not installed.
+    """
+    try:
+        from sklearn.linear_model import LogisticRegression
+    except ImportError:
+        return None
+    model = LogisticRegression().fit(x_tr.numpy(), y_tr.numpy())
+    w_z, b_z = model.coef_[0].astype(np.float64), float(model.intercept_[0])
+    sd, mu = std.double().numpy(), mean.double().numpy()
+    return {"train_accuracy": float(model.score(x_tr.numpy(), y_tr.numpy())),
+            "test_accuracy": float(model.score(x_te.numpy(), y_te.numpy())),
+            "weights": (w_z / sd).tolist(), "bias": b_z - float(np.sum(w_z * mu / sd))}
 
 
 def build_model(activations: list[str], widths: list[int], seed: int,
@@ -124,6 +154,8 @@ def build_model(activations: list[str], widths: list[int], seed: int,
             headline=("best_test_accuracy", "best_activation"))
 def run(cfg: Config, ctx) -> dict:
     table = load_table(cfg, ctx.path)
+    classes = {label: k for k, label in enumerate(table.classes)}
+    atomic_write_json(ctx.path / "labels.json", {"column": table.target_name, "classes": classes})
     dev = ctx.device
     tr_idx, te_idx = stratified_split(table.y, cfg.test_fraction, seed=cfg.seed)
     x = torch.tensor(table.x, dtype=torch.float32)
@@ -148,20 +180,50 @@ def run(cfg: Config, ctx) -> dict:
         ctx.echo(f"{act:<8} train acc {results[-1]['train_accuracy']:.3f}  "
                  f"test acc {results[-1]['test_accuracy']:.3f}")
     ctx.table(results, title="Final accuracy and BCE per hidden activation")
+    base = logistic_baseline(x_tr, y[tr_idx, 0], x_te, y[te_idx, 0], mean, std)
+    _report_baseline(ctx, table, results, base)
     ctx.text(f"{len(tr_idx)} training and {len(te_idx)} test rows (stratified); features "
              f"{', '.join(table.feature_names)} standardised with the training mean "
              f"{mean.tolist()} and std {std.tolist()}. MLP 2-{'-'.join(map(str, cfg.widths))}-1, "
              f"N(0, {cfg.init_std:g}²) initialisation, SGD lr {cfg.lr:g}, batch "
              f"{cfg.batch_size}, {cfg.epochs} epochs, L1 λ = {cfg.l1_lambda:g}.")
-    _plot(cfg, ctx, table, tr_idx, te_idx, mean, std, h, model)
+    _plot(cfg, ctx, table, tr_idx, te_idx, mean, std, h, model, base)
     best = max(results, key=lambda r: r["test_accuracy"])
     return {"results": results, "best_activation": best["activation"],
             "best_test_accuracy": best["test_accuracy"], "n_train": len(tr_idx),
             "n_test": len(te_idx), "feature_names": table.feature_names,
-            "input_mean": mean.tolist(), "input_std": std.tolist()}
+            "input_mean": mean.tolist(), "input_std": std.tolist(),
+            "label_column": table.target_name, "classes": classes,
+            "logistic_baseline": base}
 
 
-def _plot(cfg, ctx, table, tr_idx, te_idx, mean, std, h, model) -> None:
+def _report_baseline(ctx, table, results: list[dict], base: dict | None) -> None:
+    """The class mapping and the MLPs against the logistic-regression baseline."""
+    mapping = ", ".join(f"{label!r} → {k}" for k, label in enumerate(table.classes))
+    ctx.text(f"Label column `{table.target_name}`, classes {mapping} (sorted; saved in "
+             "`labels.json`). Class 1 is the one the probabilities below are of.",
+             title="Classes")
+    if base is None:
+        ctx.text("No logistic-regression baseline: scikit-learn is not installed "
+                 "(pip install scikit-learn).")
+        return
+    f0, f1 = table.feature_names
+    w, b = base["weights"], base["bias"]
+    ctx.table([{"model": f"MLP, {r['activation']}", "train_accuracy": r["train_accuracy"],
+                "test_accuracy": r["test_accuracy"],
+                "test − baseline": r["test_accuracy"] - base["test_accuracy"]}
+               for r in results]
+              + [{"model": "logistic regression", "train_accuracy": base["train_accuracy"],
+                  "test_accuracy": base["test_accuracy"], "test − baseline": 0.0}],
+              title="MLPs against a logistic-regression baseline (scikit-learn, same split)")
+    terms = f"{w[0]:.4g}·{f0} {'−' if w[1] < 0 else '+'} {abs(w[1]):.4g}·{f1} " \
+            f"{'−' if b < 0 else '+'} {abs(b):.4g}"
+    ctx.text(f"The baseline's boundary in original units: {terms} = 0 (class "
+             f"{table.classes[1]!r} where it is positive). The classes overlap, so a straight "
+             "line is about as good as a boundary gets; the MLPs should match it.")
+
+
+def _plot(cfg, ctx, table, tr_idx, te_idx, mean, std, h, model, base) -> None:
     acts = cfg.activations
     fig, axes = new_figure(ncols=len(acts), width=4.4, height=3.4, sharey=True)
     for e, (ax, act) in enumerate(zip(axes[0], acts, strict=True)):
@@ -183,15 +245,21 @@ def _plot(cfg, ctx, table, tr_idx, te_idx, mean, std, h, model) -> None:
         prob = probs[e].reshape(mesh0.shape)
         ax.contourf(mesh0, mesh1, prob, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.5)
         ax.contour(mesh0, mesh1, prob, levels=[0.5], colors="k", linewidths=1.5)
-        te = te_idx.numpy()
-        for cls, color, name in ((0, "tab:blue", "0"), (1, "tab:red", "1")):
+        te = te_idx.numpy()[scatter_sample(len(te_idx), seed=cfg.seed)]
+        for cls, color in ((0, "tab:blue"), (1, "tab:red")):
             sel = te[labels[te] == cls]
             ax.scatter(xs[sel, 0], xs[sel, 1], s=8, color=color, edgecolors="none",
-                       label=f"test, {table.target_name}={name}")
+                       label=f"test, {table.classes[cls]}", rasterized=len(te) > 1000)
+        if base is not None:  # w0·x0 + w1·x1 + b = 0, drawn over the plotted x0 range
+            (w0, w1), b = base["weights"], base["bias"]
+            ax.plot(g0, -(w0 * g0 + b) / w1, "--", color="0.2", lw=1.2,
+                    label="logistic regression")
+            ax.set_ylim(g1[0], g1[-1])
         ax.set_title(f"{act}: boundary p = 0.5")
         ax.set_xlabel(table.feature_names[0])
     axes[0, 0].set_ylabel(table.feature_names[1])
     axes[0, 0].legend(fontsize="x-small", loc="upper left")
     ctx.figure(fig, "decision-boundary",
-               "Predicted probability of class 1 (colour), the decision boundary p = 0.5 "
-               "(black) and the test points, in original units.")
+               f"Predicted probability of class 1 ({table.classes[1]}, colour), the MLP's "
+               "decision boundary p = 0.5 (black), the logistic-regression boundary (dashed) "
+               "and the test points, in original units.")
