@@ -1,4 +1,4 @@
-"""The Python API: `trainlab.run`, `trainlab.load`, `trainlab.list_experiments`.
+"""The Python API: `trainlab.run`, `diagnose`, `load`, `list_experiments`, `sweep`.
 
 Same code path as the command line (`trainlab.runner`), so `trainlab.run("polyfit")`
 and `trainlab run polyfit` give the same `summary.json` for the same seed. A `Run`
@@ -114,6 +114,32 @@ def sweep(exp: str, sampler: str = "tpe", trials: int | None = None,
     from trainlab.sweep import run_sweep
 
     return run_sweep(exp, sampler=sampler, trials=trials, sets=sets, **options)
+
+
+def diagnose(model, data, loss: Any = None, *, checkpoint: Any = None, compare: Any = None,
+             trajectory: Any = None, only: list[str] | None = None, preset: str = "full",
+             seed: int | None = None, out: str | Path | None = None,
+             runs_dir: str | Path = "runs", device: str = "auto", progress: bool | None = None,
+             **settings: Any) -> Run:
+    """Every diagnostic of the lab on your own `nn.Module`; returns the `Run` (`trainlab diagnose`).
+
+    `data` is `(x, y)` tensors, `{"train": (x, y), "test": (x, y)}` or an iterable of
+    `(x, y)` batches (a `DataLoader`); `loss` is `"cross_entropy"` (default), `"mse"` or a
+    callable `(output, target) -> scalar`. `checkpoint` / `compare` are state dicts,
+    modules of the same layout or `.pt` paths; `trajectory` a folder or a list of them.
+    The model is copied and measured in eval mode; your `model` is left as it is.
+    Keyword `settings` are `trainlab.diagnosis.config.DiagnoseConfig` fields
+    (`top_k=10`, `n_train=2048`). Raises `BadInput` (nothing written) or `RunFailed`.
+    """
+    from trainlab.diagnosis import run_diagnose
+
+    outcome = run_diagnose(model, data, loss, checkpoint=checkpoint, compare=compare,
+                           trajectory=trajectory, only=only, preset=preset, sets=settings,
+                           seed=seed, device=device, out=out, runs_dir=runs_dir,
+                           progress=progress, quiet=True)
+    if outcome.state != "completed":
+        raise RunFailed(f"diagnose: run {outcome.state}: {outcome.reason} ({outcome.path})")
+    return Run(outcome.path)
 
 
 def list_experiments() -> list[dict]:

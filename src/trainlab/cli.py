@@ -61,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
         add_suite = None
     if add_suite is not None:
         add_suite(sub.add_parser("suite", help="run every experiment, then report"))
+    from trainlab.diagnosis.command import add_arguments as add_diagnose
+
+    add_diagnose(sub.add_parser("diagnose", help="every diagnostic on your own model "
+                                "(SPEC.py: model(), data(), loss)"))
     try:
         from trainlab.sweep import add_arguments as add_sweep
     except ImportError:
@@ -139,6 +143,10 @@ def main(argv: list[str] | None = None) -> int:
                               config_file=args.config_file, seed=args.seed, device=args.device,
                               out=args.out, runs_dir=args.runs_dir, quiet=args.json)
             return _finish(outcome, args.json)
+        if args.command == "diagnose":
+            from trainlab.diagnosis.command import from_args
+
+            return _finish(from_args(args), args.json)
         if args.command == "resume":
             from trainlab.runner import resume
 

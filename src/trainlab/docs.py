@@ -17,7 +17,7 @@ from trainlab.config import PRESETS, describe_fields
 from trainlab.registry import all_experiments
 
 API = [
-    ("trainlab.api", ["run", "load", "list_experiments", "sweep", "Run"]),
+    ("trainlab.api", ["run", "diagnose", "load", "list_experiments", "sweep", "Run"]),
     ("trainlab.models", ["Ensemble", "mlp", "mlp_spec", "pytorch_examples_cnn_spec",
                          "small_cnn_spec", "size_to_budget", "mlp_param_count"]),
     ("trainlab.train", ["fit", "Split", "History", "FitResult", "evaluate"]),

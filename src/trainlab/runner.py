@@ -175,7 +175,19 @@ def execute(exp_id: str, *, preset: str = "full", sets: dict | None = None,
     """Run experiment `exp_id` and return its outcome (see module docstring)."""
     exp = get(exp_id)
     cfg = resolve(exp.config, exp.presets, preset, config_file, sets, seed)
-    dev = resolve_device(device)
+    return execute_experiment(exp, cfg, preset=preset, device=resolve_device(device), out=out,
+                              runs_dir=runs_dir, progress=progress, quiet=quiet)
+
+
+def execute_experiment(exp: Experiment, cfg, *, preset: str, device: torch.device,
+                       out: str | Path | None = None, runs_dir: str | Path = "runs",
+                       progress: bool | None = None, quiet: bool = False) -> Outcome:
+    """Run an `Experiment` object with a resolved config into a new run folder.
+
+    `execute` after the registry lookup; also the path of experiments that are not in
+    the registry (`trainlab diagnose`).
+    """
+    dev = device
     if out is not None:
         path = Path(out)
         if path.exists() and (not path.is_dir() or any(path.iterdir())):

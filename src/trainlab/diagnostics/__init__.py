@@ -9,7 +9,9 @@ They import nothing of trainlab but `errors` (ground floor, layer 5).
 
 from .activations import activation_maps, weight_histograms
 from .critical import CriticalResult, find_critical, mlp_mse_grad_hessian, mlp_mse_objective
+from .eigen import TopEigen, hessian_top
 from .grad_norm import grad_norm, grad_norms_per_layer, loss_grad, loss_grad_norm
+from .groups import ParamGroup, param_groups, restrict
 from .hessian import (
     SpectralDensity,
     dense_hessian,
@@ -21,6 +23,7 @@ from .hessian import (
     spectral_density,
 )
 from .interpolation import interpolate, interpolation_curve
+from .intervals import Estimate, t_interval
 from .lanczos import Tridiagonal, lanczos
 from .minimal_ratio import minimal_ratio
 from .params import count_params, flatten_params, load_flat, make_loss_fn, unflatten_like
@@ -28,6 +31,7 @@ from .pca import PCAResult, trajectory_pca, weight_pca
 from .recorders import GradNorms, ParamSnapshots, StopBelow, WeightHistograms, layer_labels
 from .sensitivity import jacobian_norms, loss_input_grad_norms
 from .sharpness import sharpness
+from .trace import TraceEstimate, hutchinson_trace
 
 __all__ = [
     "CriticalResult",
@@ -35,7 +39,12 @@ __all__ = [
     "PCAResult",
     "ParamSnapshots",
     "StopBelow",
+    "Estimate",
+    "PCAResult",
+    "ParamGroup",
     "SpectralDensity",
+    "TopEigen",
+    "TraceEstimate",
     "Tridiagonal",
     "WeightHistograms",
     "activation_maps",
@@ -47,6 +56,8 @@ __all__ = [
     "grad_norm",
     "grad_norms_per_layer",
     "hessian_eigenvalues",
+    "hessian_top",
+    "hutchinson_trace",
     "hvp",
     "hvp_operator",
     "interpolate",
@@ -63,8 +74,11 @@ __all__ = [
     "minimal_ratio",
     "mlp_mse_grad_hessian",
     "mlp_mse_objective",
+    "param_groups",
+    "restrict",
     "sharpness",
     "spectral_density",
+    "t_interval",
     "trajectory_pca",
     "unflatten_like",
     "weight_histograms",

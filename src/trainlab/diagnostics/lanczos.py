@@ -19,10 +19,15 @@ MatVec = Callable[[Tensor], Tensor]
 
 
 class Tridiagonal(NamedTuple):
-    """The Lanczos tridiagonal matrix: ``alpha`` (m,) diagonal, ``beta`` (m-1,) off-diagonal."""
+    """The Lanczos tridiagonal matrix: ``alpha`` (m,) diagonal, ``beta`` (m-1,) off-diagonal.
+
+    ``next_beta`` (0-dim) is the norm of the residual after the last step, the ``beta_m`` of
+    ``A Q = Q T + beta_m q_{m+1} e_m^T``: Ritz pair ``i`` has residual ``|beta_m S[m-1, i]|``.
+    """
 
     alpha: Tensor
     beta: Tensor
+    next_beta: Tensor | None = None
 
     def dense(self) -> Tensor:
         """Return ``T`` as an ``(m, m)`` matrix."""
@@ -106,7 +111,7 @@ def lanczos(
             tri = Tridiagonal(torch.stack(alphas), _stack(betas[:-1], alphas[0]))
             if _converged(tri, b, top_k, tol):
                 break
-    return Tridiagonal(torch.stack(alphas), _stack(betas[: len(alphas) - 1], alphas[0]))
+    return Tridiagonal(torch.stack(alphas), _stack(betas[: len(alphas) - 1], alphas[0]), b)
 
 
 def _stack(values: list[Tensor], like: Tensor) -> Tensor:

@@ -56,8 +56,9 @@ def sharpness(
             corner. Started at ``x`` itself it would stop at once on a converged model:
             the projected gradient there is ~0, so it reports ~0 whatever the curvature.
         steps: ascent steps / L-BFGS-B iterations.
-        start: ``"corner"`` (the default, as above) or ``"center"`` (``x`` itself; shows
-            the L-BFGS-B pitfall).
+        start: ``"corner"`` (the default, as above), ``"center"`` (``x`` itself; shows
+            the L-BFGS-B pitfall) or ``"random"`` (a box corner of seeded random signs:
+            restarts from other corners).
         seed: for the random sign of exactly zero gradient components.
 
     Returns:
@@ -69,9 +70,12 @@ def sharpness(
     gen = torch.Generator().manual_seed(seed)
     f0, g0 = _value_and_grad(loss_fn, x)
     box = epsilon * (x.abs() + 1)
-    if start not in ("corner", "center"):
-        raise BadInput(f"start must be 'corner' or 'center', got {start!r}")
-    corner = x + _signs(g0, gen) * box if start == "corner" else x.clone()
+    if start not in ("corner", "center", "random"):
+        raise BadInput(f"start must be 'corner', 'center' or 'random', got {start!r}")
+    if start == "center":
+        corner = x.clone()
+    else:  # all-zero "gradient" signs are all drawn at random
+        corner = x + _signs(g0 if start == "corner" else torch.zeros_like(g0), gen) * box
     if method == "ascent":
         best = _ascent(loss_fn, x, box, corner, steps, step_fraction, gen)
     elif method == "lbfgsb":

@@ -1,0 +1,61 @@
+"""The top Hessian eigenvalues with their Lanczos residual bounds.
+
+For a Ritz pair ``(theta_i, y_i)`` of ``m`` Lanczos steps, ``||H y_i - theta_i y_i|| =
+|beta_m S[m-1, i]|`` (``S`` the eigenvectors of the tridiagonal ``T``), and for a
+symmetric ``H`` some eigenvalue lies within that residual of ``theta_i``: the bound is a
+guaranteed error bar, computed from numbers Lanczos already has.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from trainlab.errors import BadInput
+
+from .hessian import hvp_operator
+from .lanczos import lanczos
+from .params import LossFn
+
+
+class TopEigen(NamedTuple):
+    """``values`` (k,) descending, their ``residuals`` (k,) and the Lanczos ``steps`` made."""
+
+    values: Tensor
+    residuals: Tensor
+    steps: int
+
+
+def hessian_top(
+    loss_fn: LossFn,
+    params: Tensor,
+    k: int = 5,
+    iters: int = 100,
+    tol: float = 1e-5,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float64,
+) -> TopEigen:
+    """The ``k`` largest Hessian eigenvalues at ``params`` (shape ``(P,)``) and their bounds.
+
+    The same Lanczos run as `lanczos_top_k` (at most ``iters`` Hessian-vector products,
+    stopping once the top-``k`` residuals are below ``tol * max|ritz|``; memory
+    ``O(P * iters)``), returning the residual bounds too.
+    """
+    p = params.numel()
+    if not 1 <= k <= p:
+        raise BadInput(f"k must be between 1 and P={p}, got {k}")
+    op = hvp_operator(loss_fn, params)
+    tri = lanczos(
+        op, p, max(iters, k), seed=seed, dtype=dtype, device=params.device, top_k=k, tol=tol
+    )
+    if tri.beta.numel() == 0:
+        ritz, vecs = tri.alpha, tri.alpha.new_ones(1, 1)
+    else:
+        ritz, vecs = tri.eigh()
+    nxt = tri.next_beta if tri.next_beta is not None else ritz.new_zeros(())
+    # with m = P steps the Krylov space is the whole space: the Ritz values are exact
+    scale = 0.0 if tri.alpha.numel() >= p else float(nxt)
+    residuals = (scale * vecs[-1]).abs()
+    return TopEigen(ritz.flip(0)[:k].cpu(), residuals.flip(0)[:k].cpu(), tri.alpha.numel())

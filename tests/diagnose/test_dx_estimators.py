@@ -1,0 +1,113 @@
+"""Oracles for the new estimators: top eigenvalues with residual bounds, Hutchinson trace,
+parameter-group blocks, t-intervals (torch.func.hessian + eigvalsh, closed forms, scipy)."""
+
+import math
+
+import pytest
+import torch
+from scipy import stats
+from torch import nn
+
+from trainlab.diagnostics import flatten_params, make_loss_fn
+from trainlab.diagnostics.eigen import hessian_top
+from trainlab.diagnostics.groups import param_groups, restrict
+from trainlab.diagnostics.intervals import t_interval
+from trainlab.diagnostics.trace import hutchinson_trace
+
+
+def _mlp_problem(seed=0):
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(3, 6), nn.Tanh(), nn.Linear(6, 2)).double()
+    g = torch.Generator().manual_seed(seed + 1)
+    x = torch.randn(40, 3, generator=g, dtype=torch.float64)
+    y = torch.randn(40, 2, generator=g, dtype=torch.float64)
+    f = make_loss_fn(model, "mse", x, y)
+    theta = flatten_params(model)
+    return model, f, theta, torch.func.hessian(f)(theta)
+
+
+def _quadratic(eigs, seed=0):
+    """f(t) = 1/2 t^T A t with A = Q diag(eigs) Q^T (a random rotation Q)."""
+    g = torch.Generator().manual_seed(seed)
+    q, _ = torch.linalg.qr(torch.randn(len(eigs), len(eigs), generator=g, dtype=torch.float64))
+    a = q @ torch.diag(torch.tensor(eigs, dtype=torch.float64)) @ q.T
+    return (lambda t: 0.5 * t @ (a @ t)), a
+
+
+def test_top_eigenvalues_match_dense_hessian():
+    _, f, theta, h = _mlp_problem()
+    exact = torch.linalg.eigvalsh(h).flip(0)[:4]
+    top = hessian_top(f, theta, k=4, iters=theta.numel())
+    assert torch.allclose(top.values, exact, rtol=1e-8, atol=1e-10)
+    assert top.values.tolist() == sorted(top.values.tolist(), reverse=True)
+
+
+def test_quadratic_with_known_spectrum():
+    eigs = [9.0, 7.5, 3.0, 1.0, 0.5, -2.0, 0.0, 0.0, 4.0, 0.25]
+    f, _ = _quadratic(eigs)
+    top = hessian_top(f, torch.zeros(10, dtype=torch.float64), k=3, iters=10)
+    assert top.values.tolist() == pytest.approx([9.0, 7.5, 4.0], abs=1e-10)
+    assert top.residuals.max() < 1e-8  # 10 steps span the whole space: exact
+
+
+def test_residual_bounds_contain_an_eigenvalue_after_few_steps():
+    _, f, theta, h = _mlp_problem(seed=2)
+    exact = torch.linalg.eigvalsh(h)
+    top = hessian_top(f, theta, k=3, iters=6, tol=0.0)
+    assert top.steps == 6 and (top.residuals > 0).all()
+    for value, bound in zip(top.values, top.residuals, strict=True):
+        assert float((exact - value).abs().min()) <= float(bound) * (1 + 1e-9) + 1e-12
+
+
+def test_hutchinson_is_exact_for_a_diagonal_hessian():
+    d = torch.tensor([3.0, -1.0, 0.5, 2.0], dtype=torch.float64)
+    est = hutchinson_trace(lambda t: 0.5 * (d * t * t).sum(), torch.zeros(4, dtype=torch.float64),
+                           n_probes=7, batch=3)
+    # v_i^2 = 1 for Rademacher entries: every sample equals the trace
+    assert torch.allclose(est.samples, torch.full((7,), float(d.sum()), dtype=torch.float64))
+    assert est.estimate.ci95 == pytest.approx((4.5, 4.5))
+
+
+def test_hutchinson_interval_covers_exact_trace_whole_and_per_layer():
+    model, f, theta, h = _mlp_problem()
+    groups = param_groups(model)
+    est = hutchinson_trace(f, theta, n_probes=300, batch=25, seed=3, groups=groups)
+    lo, hi = est.estimate.ci95
+    assert lo <= float(h.trace()) <= hi
+    assert hi - lo < 0.5 * abs(float(h.trace()))
+    block_sum = sum(e.value for e in est.groups.values())
+    assert block_sum == pytest.approx(est.estimate.value, rel=1e-9)  # blocks add up
+    for g in groups:
+        e = est.groups[g.name]
+        exact_block = float(h[g.start:g.stop, g.start:g.stop].trace())
+        assert e.ci95[0] <= exact_block <= e.ci95[1], g.name
+
+
+def test_unbatched_and_batched_probes_agree():
+    _, f, theta, _ = _mlp_problem()
+    one = hutchinson_trace(f, theta, n_probes=6, batch=1, seed=5)
+    many = hutchinson_trace(f, theta, n_probes=6, batch=6, seed=5)
+    assert torch.allclose(one.samples, many.samples, rtol=1e-10)
+
+
+def test_restricted_loss_has_the_diagonal_block_as_hessian():
+    model, f, theta, h = _mlp_problem()
+    groups = param_groups(model)
+    assert [g.name for g in groups] == ["0", "2"]
+    assert groups[0].start == 0 and groups[-1].stop == theta.numel()
+    g = groups[1]
+    fg, tg = restrict(f, theta, g)
+    assert torch.allclose(torch.func.hessian(fg)(tg), h[g.start:g.stop, g.start:g.stop],
+                          atol=1e-12)
+    assert [x.name for x in param_groups(model, by="parameter")] == [
+        "0.weight", "0.bias", "2.weight", "2.bias"]
+
+
+def test_t_interval_matches_scipy():
+    x = [1.0, 2.5, 0.5, 3.0, 2.0]
+    est = t_interval(x)
+    lo, hi = stats.t.interval(0.95, len(x) - 1, loc=sum(x) / 5, scale=stats.sem(x))
+    assert est.ci95 == pytest.approx((lo, hi), rel=1e-12)
+    assert est.n == 5
+    single = t_interval([4.0])
+    assert single.value == 4.0 and all(math.isnan(b) for b in single.ci95)
