@@ -97,7 +97,8 @@ def run_diagnose(model, data, loss: Any = None, *, checkpoint: Any = None,
     exp = Experiment(id=EXP_ID, purpose="every diagnostic of the lab on your own model",
                      chapter="other", config=DiagnoseConfig, presets=PRESETS,
                      run=_run_fn(probe, chosen, skipped), question=QUESTION,
-                     what_to_look_at=WHAT_TO_LOOK_AT, headline=HEADLINE)
+                     what_to_look_at=WHAT_TO_LOOK_AT, headline=HEADLINE,
+                     summary_keys=("params", "mode", "diagnostics", "skipped"))
     return execute_experiment(exp, cfg, preset=preset, device=dev, out=out, runs_dir=runs_dir,
                               progress=progress, quiet=quiet)
 
