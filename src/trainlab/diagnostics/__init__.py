@@ -35,13 +35,12 @@ from .trace import TraceEstimate, hutchinson_trace
 
 __all__ = [
     "CriticalResult",
+    "Estimate",
     "GradNorms",
     "PCAResult",
+    "ParamGroup",
     "ParamSnapshots",
     "StopBelow",
-    "Estimate",
-    "PCAResult",
-    "ParamGroup",
     "SpectralDensity",
     "TopEigen",
     "TraceEstimate",
