@@ -1,4 +1,5 @@
-"""Run folders: atomic files, unique folders, metrics truncation, JSON without NaN."""
+"""Run folders and the run context: atomic files, unique folders, metrics truncation,
+JSON without NaN, metric observers, figures written and added to the report."""
 
 import json
 import os
@@ -7,8 +8,10 @@ import threading
 import pytest
 import torch
 
-from trainlab.runs import (
-    RunContext,
+from trainlab import runs
+from trainlab.report import Figure
+from trainlab.run_context import METRIC_OBSERVERS, RunContext
+from trainlab.run_folder import (
     atomic_write_json,
     atomic_write_text,
     new_run_dir,
@@ -70,3 +73,32 @@ def test_truncate_metrics_drops_rows_after_checkpoint(tmp_path):
     ctx.truncate_metrics("a", 3)
     rows = read_metrics(ctx.metrics_path)
     assert [(r["fit"], r["epoch"]) for r in rows] == [("a", 1), ("a", 2), ("a", 3), ("b", 9)]
+
+
+def test_observers_see_every_logged_batch(tmp_path):
+    seen, global_seen = [], []
+    ctx = RunContext(tmp_path, "t", torch.device("cpu"), 0, observers=[seen.append])
+    runs.METRIC_OBSERVERS.append(global_seen.append)  # the old import path, same list
+    try:
+        ctx.log([{"epoch": 1, "loss": 0.5}])
+        ctx.log(iter([{"epoch": 2, "loss": 0.25}, {"epoch": 2, "loss": 0.125}]))
+    finally:
+        runs.METRIC_OBSERVERS.remove(global_seen.append)
+    assert runs.METRIC_OBSERVERS is METRIC_OBSERVERS and not METRIC_OBSERVERS
+    assert [len(b) for b in seen] == [1, 2] and seen == global_seen
+    assert [r["loss"] for r in read_metrics(ctx.metrics_path)] == [0.5, 0.25, 0.125]
+
+
+def test_figure_is_written_and_added_to_the_report(tmp_path):
+    import matplotlib.pyplot as plt
+
+    ctx = RunContext(tmp_path, "t", torch.device("cpu"), 0)
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    png = ctx.figure(fig, "a b/c", "falling line")
+    assert png == tmp_path / "figures" / "a-b-c.png"
+    (block,) = ctx.report.blocks
+    assert isinstance(block, Figure) and block.name == "a-b-c"
+    assert png.read_bytes() == block.png and png.read_bytes()[:4] == b"\x89PNG"
+    assert png.with_suffix(".svg").read_bytes() == block.svg
+    assert fig.number not in plt.get_fignums()  # the figure was closed

@@ -15,8 +15,8 @@ from typing import Any
 
 from trainlab.errors import BadInput, RunFailed
 from trainlab.registry import all_experiments, get
-from trainlab.report.render import fmt, headline_numbers
-from trainlab.runs import read_json, read_metrics
+from trainlab.report.format import fmt, headline_numbers
+from trainlab.run_folder import read_json, read_metrics
 
 
 @dataclass

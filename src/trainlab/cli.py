@@ -16,7 +16,7 @@ from pathlib import Path
 from trainlab.config import PRESETS, describe_fields, parse_sets
 from trainlab.errors import BadInput
 from trainlab.registry import all_experiments, get
-from trainlab.report.render import fmt
+from trainlab.report.format import fmt
 
 EXIT_BAD_INPUT = 2
 
@@ -110,7 +110,7 @@ def _cmd_show(exp_id: str) -> int:
 
 
 def _finish(outcome, as_json: bool) -> int:
-    from trainlab.runs import to_json
+    from trainlab.run_folder import to_json
 
     if as_json:
         if outcome.summary is not None:

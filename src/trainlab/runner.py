@@ -27,10 +27,10 @@ from trainlab.errors import BadInput, RunFailed
 from trainlab.progress import default_enabled
 from trainlab.registry import Experiment, get
 from trainlab.report.plots import fallback_metrics_figure
-from trainlab.report.render import render_report
+from trainlab.report.render import run_report, save_report
 from trainlab.report.site import write_index
-from trainlab.runs import (
-    RunContext,
+from trainlab.run_context import RunContext
+from trainlab.run_folder import (
     atomic_write_json,
     new_run_dir,
     read_json,
@@ -152,16 +152,17 @@ def _run_in(exp: Experiment, cfg, path: Path, device: torch.device, resume: bool
     elapsed = status.get("seconds", 0.0) + time.time() - started
     if state == "completed":
         atomic_write_json(path / "summary.json", summary)
-    elif not any(b["kind"] == "figure" for b in ctx.blocks):
+    elif not ctx.report.figures():
         fig = fallback_metrics_figure(read_metrics(path / "metrics.jsonl"))
         if fig is not None:
             ctx.figure(fig, "metrics-so-far", "Loss curves recorded before the run stopped.")
     status.update(state=state, reason=reason, finished=utc_now(), seconds=round(elapsed, 3))
     try:
-        render_report(path, exp_id=exp.id, title=title, question=exp.question,
-                      what_to_look_at=exp.what_to_look_at,
-                      config=read_json(path / "config.json"), status=status,
-                      summary=summary, blocks=ctx.blocks, headline_keys=exp.headline)
+        save_report(path, run_report(
+            exp_id=exp.id, title=title, question=exp.question,
+            what_to_look_at=exp.what_to_look_at, config=read_json(path / "config.json"),
+            status=status, summary=summary, blocks=ctx.report.blocks,
+            headline_keys=exp.headline))
     finally:
         atomic_write_json(path / "status.json", status)
     return Outcome(path, state, code, reason, summary)

@@ -4,8 +4,10 @@ import re
 
 import matplotlib.pyplot as plt
 
-from trainlab.report.render import fmt, markdown_to_html, render_report
-from trainlab.runs import RunContext
+from trainlab.report.format import fmt
+from trainlab.report.html import markdown_to_html
+from trainlab.report.render import run_report, save_report
+from trainlab.run_context import RunContext
 
 EVIL = '<script>alert("x")</script>'
 
@@ -21,10 +23,11 @@ def _render(tmp_path):
     ax.plot([0, 1], [0, 1])
     ax.set_title(EVIL)
     ctx.figure(fig, "line", f"caption {EVIL}")
-    render_report(tmp_path, exp_id="polyfit", title=EVIL, question=EVIL, what_to_look_at=EVIL,
-                  config={"title": EVIL, "data": {"path": EVIL}},
-                  status={"state": "completed", "reason": None, "seconds": 1.0},
-                  summary={"x": 1.0, "name": EVIL}, blocks=ctx.blocks)
+    save_report(tmp_path, run_report(
+        exp_id="polyfit", title=EVIL, question=EVIL, what_to_look_at=EVIL,
+        config={"title": EVIL, "data": {"path": EVIL}},
+        status={"state": "completed", "reason": None, "seconds": 1.0},
+        summary={"x": 1.0, "name": EVIL}, blocks=ctx.report.blocks))
     return (tmp_path / "report.html").read_text()
 
 

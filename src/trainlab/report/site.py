@@ -12,9 +12,9 @@ import json
 from pathlib import Path
 
 from trainlab.registry import CHAPTERS, all_experiments
-from trainlab.report.render import fmt, headline_numbers
+from trainlab.report.format import fmt, headline_numbers
 from trainlab.report.style import CSS
-from trainlab.runs import atomic_write_text
+from trainlab.run_folder import atomic_write_text
 
 
 def _read(path: Path) -> dict | None:

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 from optuna.trial import TrialState
 
-from trainlab.report.render import fmt
+from trainlab.report.format import fmt
 from trainlab.report.style import CSS
-from trainlab.runs import atomic_write_json, atomic_write_text
+from trainlab.run_folder import atomic_write_json, atomic_write_text
 from trainlab.sweeps.figures import (
     elite,
     ga_figures,

@@ -1,0 +1,55 @@
+"""How values read in reports, the CLI and the API: `fmt`, headline numbers, flat configs.
+
+Neutral: no HTML or markdown here, so the command line can format a number without
+importing a page renderer.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def fmt(value: Any) -> str:
+    """Short human form of a number or value (4 significant digits, lists cut at 8)."""
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, float):
+        if value != value:
+            return "nan"
+        if value == 0 or 1e-3 <= abs(value) < 1e5:
+            return f"{value:.4g}"
+        return f"{value:.3e}"
+    if isinstance(value, (list, tuple)):
+        if len(value) > 8:
+            return "[" + ", ".join(fmt(v) for v in value[:8]) + f", … ({len(value)} items)]"
+        return "[" + ", ".join(fmt(v) for v in value) + "]"
+    return str(value)
+
+
+def headline_numbers(summary: dict | None, keys: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Scalar numbers of a summary: the named keys (dotted) or every top-level scalar."""
+    if not summary:
+        return {}
+    out: dict[str, Any] = {}
+    for key in keys:
+        value: Any = summary
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if value is not None:
+            out[key] = value
+    if not keys:
+        out = {k: v for k, v in summary.items()
+               if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return out
+
+
+def flat_items(nested: dict, prefix: str = "") -> list[tuple[str, Any]]:
+    """`{"a": {"b": 1}}` -> `[("a.b", 1)]`, in the dict's order (for config tables)."""
+    rows = []
+    for k, v in nested.items():
+        if isinstance(v, dict):
+            rows += flat_items(v, f"{prefix}{k}.")
+        else:
+            rows.append((prefix + k, v))
+    return rows

@@ -1,0 +1,109 @@
+"""The run context: what an experiment's `run(cfg, ctx)` gets (layer 3).
+
+Device, seed, resume flag, the run's `Report` (the experiment adds text, tables,
+preformatted text and figures to it), metric logging with observers, named
+checkpoints and seeded generators. The files themselves are `run_folder`'s job.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from trainlab.report.blocks import Block, Figure, Pre, Report, Table, Text
+from trainlab.run_folder import (
+    Checkpoint,
+    append_metrics,
+    atomic_write_bytes,
+    truncate_metrics,
+)
+
+MetricObserver = Callable[[list[dict]], None]
+
+# Observers of every batch of metric rows logged by any run of this process (a sweep
+# registers one to report intermediate values to its pruner). Prefer passing
+# `RunContext(observers=...)`; this list stays until the sweeps do.
+METRIC_OBSERVERS: list[MetricObserver] = []
+
+
+class RunContext:
+    """What an experiment's `run(cfg, ctx)` gets: device, seed, files, report blocks.
+
+    Experiments add figures, tables and text to `ctx.report` (through the delegates
+    `text`, `table`, `preformatted`, `figure`), log metric rows, and get named
+    checkpoints for the training loop. `observers` see every batch of logged rows.
+    """
+
+    def __init__(self, path: Path, exp_id: str, device: torch.device, seed: int,
+                 resume: bool = False, progress: bool = True, quiet: bool = False,
+                 observers: Iterable[MetricObserver] = ()):
+        self.path = Path(path)
+        self.quiet = quiet
+        self.exp_id = exp_id
+        self.device = device
+        self.seed = seed
+        self.resume = resume
+        self.progress = progress
+        self.observers = list(observers)
+        self.report = Report()
+        self.started = time.time()
+        (self.path / "figures").mkdir(parents=True, exist_ok=True)
+        self.metrics_path = self.path / "metrics.jsonl"
+        if not resume:
+            self.metrics_path.write_text("")
+
+    @property
+    def blocks(self) -> list[Block]:
+        """The report's blocks so far, in order."""
+        return self.report.blocks
+
+    def echo(self, text: str) -> None:
+        """Print a result line on stdout (not with `--json`, where stdout is the summary)."""
+        if not self.quiet:
+            print(text, flush=True)
+
+    # ----- report content (delegates to self.report)
+    def text(self, markdown: str, title: str | None = None) -> Text:
+        """A paragraph of the report (markdown subset: paragraphs, `code`, **bold**)."""
+        return self.report.text(markdown, title)
+
+    def table(self, rows: list[dict], title: str | None = None,
+              columns: list[str] | None = None, caption: str = "") -> Table:
+        """A table of the report; `rows` are dicts, `columns` picks and orders keys."""
+        return self.report.table(rows, title, columns, caption)
+
+    def preformatted(self, text: str, title: str | None = None) -> Pre:
+        """Monospaced text (printed polynomials, matrices)."""
+        return self.report.preformatted(text, title)
+
+    def figure(self, fig: Any, name: str, caption: str) -> Path:
+        """Save a matplotlib figure as PNG and SVG under figures/ and add it to the report."""
+        block: Figure = self.report.figure(fig, name, caption)
+        png = self.path / "figures" / f"{block.name}.png"
+        atomic_write_bytes(png, block.png)
+        atomic_write_bytes(png.with_suffix(".svg"), block.svg)
+        return png
+
+    # ----- metrics, checkpoints, generators
+    def log(self, rows: Iterable[dict]) -> None:
+        """Append metric rows (`{"epoch"|"step", "split", "model", <metric>: float}`)."""
+        rows = list(rows)
+        append_metrics(self.metrics_path, rows)
+        for observer in [*self.observers, *METRIC_OBSERVERS]:
+            observer(rows)
+
+    def truncate_metrics(self, fit: str, after_epoch: int) -> None:
+        """Drop rows of `fit` past `after_epoch` (before resuming it from a checkpoint)."""
+        truncate_metrics(self.metrics_path, fit, after_epoch)
+
+    def checkpoint(self, name: str) -> Checkpoint:
+        """The named checkpoint of this run (one per training phase)."""
+        return Checkpoint(self.path / "checkpoints", name)
+
+    def generator(self, offset: int = 0) -> torch.Generator:
+        """A CPU generator seeded from the run seed (plus an offset per use)."""
+        return torch.Generator().manual_seed(self.seed * 1_000_003 + offset)
