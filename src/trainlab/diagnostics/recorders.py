@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from trainlab.errors import BadInput
 
 from .activations import weight_histograms
+from .groups import param_groups
 from .params import flatten_params
 
 
@@ -83,9 +84,14 @@ class ParamSnapshots:
         self.epochs, self.params = list(state["epochs"]), list(state["params"])
 
 
-def parameter_groups(model: nn.Module) -> list[list[nn.Parameter]]:
-    """The parameters of every module that owns some (a layer: weight, bias), in order."""
-    return [ps for m in model.modules() if (ps := list(m.parameters(recurse=False)))]
+def _layer_parameters(model: nn.Module) -> list[list[nn.Parameter]]:
+    """The parameters of each `param_groups` group (a module's weight and bias), in order."""
+    params = list(model.parameters())
+    starts = [0]
+    for p in params[:-1]:
+        starts.append(starts[-1] + p.numel())
+    return [[p for p, s in zip(params, starts, strict=True) if g.start <= s < g.stop]
+            for g in param_groups(model)]
 
 
 class GradNorms:
@@ -93,12 +99,12 @@ class GradNorms:
 
     Read in `on_step`, after ``backward()`` and before the optimizer step, when ``.grad``
     holds the gradient of that very minibatch (float64 sums). A layer is a module owning
-    parameters (`parameter_groups`); ``layer_names`` are ``layer1, layer2, …``. After
+    parameters (`param_groups`); ``layer_names`` are ``layer1, layer2, …``. After
     training: ``losses`` and ``norms`` are ``(T, E)`` arrays, ``layer_norms`` ``(T, E, L)``.
     """
 
     def __init__(self, model: nn.Module) -> None:
-        self.groups = parameter_groups(model)
+        self.groups = _layer_parameters(model)
         self.layer_names = [f"layer{i + 1}" for i in range(len(self.groups))]
         self._loss: list[Tensor] = []
         self._layer: list[Tensor] = []
