@@ -24,6 +24,7 @@ from _common import emit, parser  # noqa: E402
 
 from trainlab.data import load_dataset  # noqa: E402
 from trainlab.models import Ensemble, pytorch_examples_cnn_spec  # noqa: E402
+from trainlab.optim import OptimSpec  # noqa: E402
 from trainlab.train import Split, evaluate, fit  # noqa: E402
 
 # multiply-adds x 2 per image, forward: conv1, conv2, fc1, fc2
@@ -77,8 +78,8 @@ def baseline(ds, device: str, n: int) -> tuple[float, float]:
 def engine(ds, device: str, n: int, precision: str = "fp32") -> tuple[float, float]:
     model = Ensemble(pytorch_examples_cnn_spec(), (1, 28, 28), seeds=[0]).to(device)
     train = Split(ds.x_train[:n].to(device), ds.y_train[:n].to(device))
-    res = fit(model, train, epochs=1, batch_size=64, loss="cross_entropy", optimizer="adadelta",
-              lr=1.0, progress=False, precision=precision)
+    res = fit(model, train, epochs=1, batch_size=64, loss="cross_entropy",
+              optim=OptimSpec("adadelta", 1.0), progress=False, precision=precision)
     test = Split(ds.x_test.to(device), ds.y_test.to(device))
     return res.seconds, float(evaluate(model, test, "cross_entropy")["accuracy"][0])
 

@@ -21,6 +21,7 @@ from _common import emit, parser, timed  # noqa: E402
 from ensemble import make_data  # noqa: E402
 
 from trainlab.models import mlp  # noqa: E402
+from trainlab.optim import OptimSpec  # noqa: E402
 from trainlab.train import Split, fit  # noqa: E402
 
 
@@ -38,8 +39,8 @@ def main() -> None:
         with torch.no_grad():
             for t, s in zip(model.parameters(), start, strict=True):
                 t.copy_(s)
-        fit(model, Split(x, y), epochs=epochs, batch_size=100, loss="mse", optimizer="adam",
-            lr=1e-3, progress=False)
+        fit(model, Split(x, y), epochs=epochs, batch_size=100, loss="mse",
+            optim=OptimSpec("adam", 1e-3), progress=False)
 
     os.environ.pop("TRAINLAB_COMPILE", None)
     train()  # warm-up

@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import emit, parser, timed  # noqa: E402
 
 from trainlab.models import mlp  # noqa: E402
+from trainlab.optim import OptimSpec  # noqa: E402
 from trainlab.train import Split, fit  # noqa: E402
 
 
@@ -53,8 +54,8 @@ def plain(E: int, epochs: int, x, y) -> None:
 
 def engine(E: int, epochs: int, x, y) -> None:
     model = mlp([10, 10], 1, 1, seeds=list(range(E))).to(x.device)
-    fit(model, Split(x, y), epochs=epochs, batch_size=100, loss="mse", optimizer="adam",
-        lr=1e-3, progress=False)
+    fit(model, Split(x, y), epochs=epochs, batch_size=100, loss="mse",
+        optim=OptimSpec("adam", 1e-3), progress=False)
 
 
 def jax_trainer(epochs: int, x, y, batch: int = 100, lr: float = 1e-3):

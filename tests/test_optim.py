@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from trainlab import optim
+from trainlab import ensemble_optim, optim
+from trainlab.errors import BadInput
 from trainlab.optim import make_optimizer, schedule
 
 CASES = [
@@ -28,7 +29,7 @@ def _quadratic_grads(theta: torch.Tensor, step: int) -> torch.Tensor:
 @pytest.fixture(params=["flat", "per-tensor"])
 def grouping(request, monkeypatch):
     """Run a test with all parameters in one (E, P) group and with one group per tensor."""
-    monkeypatch.setattr(optim, "FLAT_BELOW", 10 ** 9 if request.param == "flat" else 0)
+    monkeypatch.setattr(ensemble_optim, "FLAT_BELOW", 10 ** 9 if request.param == "flat" else 0)
     return request.param
 
 
@@ -63,11 +64,11 @@ def test_checkpoint_moves_between_groupings(monkeypatch):
                 p.grad = _quadratic_grads(p.detach(), step)
             opt.step()
 
-    monkeypatch.setattr(optim, "FLAT_BELOW", 10 ** 9)
+    monkeypatch.setattr(ensemble_optim, "FLAT_BELOW", 10 ** 9)
     a = fresh()
     oa = make_optimizer("adam", a, [0.1, 0.2])
     run(a, oa, range(3))
-    monkeypatch.setattr(optim, "FLAT_BELOW", 0)
+    monkeypatch.setattr(ensemble_optim, "FLAT_BELOW", 0)
     b = fresh()
     ob = make_optimizer("adam", b, 0.5)
     assert oa.flat and not ob.flat
@@ -139,3 +140,65 @@ def test_schedules():
     assert one(9, 1.0) == pytest.approx(1e-4)
     with pytest.raises(ValueError):
         schedule("nope", 1)
+
+
+def test_optimizer_names_match_the_registry():
+    from typing import get_args
+
+    assert get_args(optim.OptimizerName) == tuple(optim.OPTIMIZER_INFO) == optim.OPTIMIZERS
+    assert [n for n, i in optim.OPTIMIZER_INFO.items() if not i.ensembles] == ["lbfgs"]
+
+
+def test_optim_spec_from_config_reads_the_shared_keys():
+    from dataclasses import dataclass
+
+    @dataclass
+    class Cfg:
+        optimizer: str = "adam"
+        lr: float = 0.3
+        momentum: float = 0.5
+        epochs: int = 3  # not an optimizer setting: ignored
+
+    spec = optim.OptimSpec.from_config(Cfg(), weight_decay=0.1)
+    assert spec == optim.OptimSpec("adam", 0.3, momentum=0.5, weight_decay=0.1)
+    assert optim.OptimSpec("sgd", [0.1, 0.2]).lr == (0.1, 0.2)
+    with pytest.raises(BadInput, match="unknown optimizer"):
+        optim.OptimSpec("adamw")
+
+
+def test_lbfgs_refuses_an_ensemble():
+    """Its line search would couple the members (one step size for their summed loss)."""
+    with pytest.raises(BadInput, match="one model per fit"):
+        optim.OptimSpec("lbfgs", 1.0).build([torch.zeros(2, 3, requires_grad=True)])
+    with pytest.raises(BadInput, match="weight_decay"):
+        optim.OptimSpec("lbfgs", 1.0, weight_decay=0.1).build([torch.zeros(1, 3)])
+
+
+def test_lbfgs_steps_like_torch_lbfgs_with_schedule_and_freeze():
+    target = torch.tensor([1.0, -2.0, 0.5])
+
+    def run(params, opt, scales):
+        for scale in scales:
+            def closure():
+                opt.zero_grad()
+                loss = ((params[0] - target) ** 4).sum()
+                loss.backward()
+                return loss
+            if hasattr(opt, "scale"):
+                opt.scale = scale
+            else:
+                opt.param_groups[0]["lr"] = 0.5 * scale
+            opt.step(closure)
+        return params[0].detach()
+
+    ours_p = [torch.zeros(1, 3, requires_grad=True)]
+    ours = optim.OptimSpec("lbfgs", 0.5, lbfgs_max_iter=4).build(ours_p)
+    theirs_p = [torch.zeros(1, 3, requires_grad=True)]
+    theirs = torch.optim.LBFGS(theirs_p, lr=0.5, max_iter=4, history_size=100,
+                               line_search_fn="strong_wolfe")
+    scales = [1.0, 0.5, 0.25]
+    assert torch.equal(run(ours_p, ours, scales), run(theirs_p, theirs, scales))
+    ours.freeze([0])
+    before = ours_p[0].detach().clone()
+    run(ours_p, ours, [1.0])
+    assert torch.equal(ours_p[0].detach(), before)

@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from trainlab import train
+from trainlab import engine
 from trainlab.errors import Diverged
-from trainlab.losses import member_loss
+from trainlab.losses import Penalty, member_loss
 from trainlab.models import mlp
+from trainlab.optim import OptimSpec
 from trainlab.runs import RunContext
 from trainlab.train import Split, evaluate, fit
 
@@ -23,12 +24,12 @@ def test_ensemble_equals_separate_single_runs(optimizer):
     data = _data()
     seeds = [3, 4, 5, 6]
     ens = mlp([10, 10], 1, 1, seeds=seeds)
-    fit(ens, data, epochs=5, batch_size=32, loss="mse", optimizer=optimizer, lr=0.01,
+    fit(ens, data, epochs=5, batch_size=32, loss="mse", optim=OptimSpec(optimizer, 0.01),
         progress=False)
     for e, seed in enumerate(seeds):
         single = mlp([10, 10], 1, 1, seeds=[seed])
-        fit(single, data, epochs=5, batch_size=32, loss="mse", optimizer=optimizer, lr=0.01,
-            progress=False)
+        fit(single, data, epochs=5, batch_size=32, loss="mse",
+            optim=OptimSpec(optimizer, 0.01), progress=False)
         torch.testing.assert_close(ens.member_vector(e), single.member_vector(0),
                                    rtol=1e-5, atol=1e-5)
 
@@ -38,11 +39,12 @@ def test_per_member_data_equals_separate_runs():
     idx = torch.stack([torch.arange(0, 50), torch.arange(50, 100)])
     per = Split(full.x[idx], full.y[idx], per_member=True)
     ens = mlp([8], 1, 1, seeds=[0, 0])
-    fit(ens, per, epochs=4, batch_size=10, loss="mse", optimizer="adam", lr=0.01, progress=False)
+    fit(ens, per, epochs=4, batch_size=10, loss="mse", optim=OptimSpec("adam", 0.01),
+        progress=False)
     for e in range(2):
         single = mlp([8], 1, 1, seeds=[0])
         fit(single, Split(full.x[idx[e]], full.y[idx[e]]), epochs=4, batch_size=10, loss="mse",
-            optimizer="adam", lr=0.01, progress=False)
+            optim=OptimSpec("adam", 0.01), progress=False)
         torch.testing.assert_close(ens.member_vector(e), single.member_vector(0),
                                    rtol=1e-5, atol=1e-5)
 
@@ -56,7 +58,7 @@ def test_plain_pytorch_oracle_full_batch_sgd():
         opt.zero_grad()
         torch.nn.functional.mse_loss(plain(data.x), data.y).backward()
         opt.step()
-    fit(model, data, epochs=10, batch_size=64, loss="mse", optimizer="sgd", lr=0.05,
+    fit(model, data, epochs=10, batch_size=64, loss="mse", optim=OptimSpec("sgd", 0.05),
         progress=False)
     torch.testing.assert_close(model.member_vector(0),
                                torch.nn.utils.parameters_to_vector(plain.parameters()))
@@ -82,7 +84,7 @@ class _StopAt:
 
 def test_resume_reproduces_uninterrupted_run_exactly(tmp_path):
     data = _data(90)
-    kwargs = dict(epochs=9, batch_size=16, loss="mse", optimizer="adam", lr=0.01,
+    kwargs = dict(epochs=9, batch_size=16, loss="mse", optim=OptimSpec("adam", 0.01),
                   checkpoint_every=2, progress=False, evals={"train": data})
     torch.manual_seed(0)
     ref_ctx = RunContext(tmp_path / "a", "t", torch.device("cpu"), 0)
@@ -121,9 +123,9 @@ def test_divergence_fails_or_masks():
     data = _data(40)
     with pytest.raises(Diverged, match="diverged at epoch"):
         fit(mlp([8], 1, 1, seeds=[0]), data, epochs=30, batch_size=40, loss="mse",
-            optimizer="sgd", lr=50.0, progress=False)
+            optim=OptimSpec("sgd", 50.0), progress=False)
     res = fit(mlp([8], 1, 1, seeds=[0, 0]), data, epochs=30, batch_size=40, loss="mse",
-              optimizer="sgd", lr=[50.0, 0.01], on_diverge="mask", progress=False)
+              optim=OptimSpec("sgd", [50.0, 0.01]), on_diverge="mask", progress=False)
     assert res.diverged == [True, False]
     assert torch.isfinite(res.model.member_vector(1)).all()
 
@@ -131,8 +133,8 @@ def test_divergence_fails_or_masks():
 def test_penalty_per_member_lambda_matches_manual_gradient():
     data = _data(30)
     model = mlp([4], 1, 1, seeds=[0, 0])
-    fit(model, data, epochs=1, batch_size=30, loss="mse", optimizer="sgd", lr=0.1,
-        penalty="l2", penalty_lambda=[0.0, 0.5], progress=False)
+    fit(model, data, epochs=1, batch_size=30, loss="mse", optim=OptimSpec("sgd", 0.1),
+        penalty=Penalty("l2", [0.0, 0.5]), progress=False)
     for e, lam in enumerate([0.0, 0.5]):
         plain = mlp([4], 1, 1, seeds=[0]).member(0)
         loss = member_loss("mse", plain(data.x).unsqueeze(0), data.y)[0]
@@ -147,7 +149,7 @@ def test_penalty_per_member_lambda_matches_manual_gradient():
 def test_lbfgs_reduces_loss():
     data = _data(64)
     model = mlp([10], 1, 1, seeds=[0])
-    res = fit(model, data, epochs=5, batch_size=64, loss="mse", optimizer="lbfgs", lr=1.0,
+    res = fit(model, data, epochs=5, batch_size=64, loss="mse", optim=OptimSpec("lbfgs", 1.0),
               evals={"train": data}, eval_at_start=True, progress=False)
     losses = res.history.series("train", "loss")[:, 0]
     assert losses[-1] < 0.1 * losses[0]
@@ -159,19 +161,19 @@ def test_compiled_step_equals_eager(monkeypatch):
     the eager loop, ragged last batch included."""
     data = _data(100)
     eager = mlp([8], 1, 1, seeds=[0, 1])
-    fit(eager, data, epochs=3, batch_size=32, loss="mse", optimizer="adam", lr=0.01,
-        penalty="l2", penalty_lambda=1e-3, progress=False)
+    fit(eager, data, epochs=3, batch_size=32, loss="mse", optim=OptimSpec("adam", 0.01),
+        penalty=Penalty("l2", 1e-3), progress=False)
     graphs = []
 
     def counting_backend(gm, example_inputs):  # records every graph dynamo hands over
         graphs.append(gm)
         return gm.forward
 
-    monkeypatch.setitem(train.COMPILE_MODES, "counting", (counting_backend, None))
+    monkeypatch.setitem(engine.COMPILE_MODES, "counting", (counting_backend, None))
     monkeypatch.setenv("TRAINLAB_COMPILE", "counting")
     compiled = mlp([8], 1, 1, seeds=[0, 1])
-    fit(compiled, data, epochs=3, batch_size=32, loss="mse", optimizer="adam", lr=0.01,
-        penalty="l2", penalty_lambda=1e-3, progress=False)
+    fit(compiled, data, epochs=3, batch_size=32, loss="mse", optim=OptimSpec("adam", 0.01),
+        penalty=Penalty("l2", 1e-3), progress=False)
     assert graphs, "the step was not compiled"
     torch.testing.assert_close(compiled.flat_parameters(), eager.flat_parameters(),
                                rtol=1e-6, atol=1e-7)
@@ -183,7 +185,7 @@ def test_unknown_compile_mode_is_bad_input(monkeypatch):
     monkeypatch.setenv("TRAINLAB_COMPILE", "turbo")
     with pytest.raises(BadInput, match="TRAINLAB_COMPILE"):
         fit(mlp([4], 1, 1, seeds=[0]), _data(20), epochs=1, batch_size=8, loss="mse",
-            progress=False)
+            optim=OptimSpec(), progress=False)
 
 
 def test_bf16_precision_keeps_float32_weights_and_learns():
@@ -194,14 +196,14 @@ def test_bf16_precision_keeps_float32_weights_and_learns():
     y = (x.mean((1, 2, 3)) > 0).long()  # a learnable rule
     model = Ensemble(small_cnn_spec([4], hidden=8, num_classes=2), (1, 8, 8), seeds=[0, 1])
     res = fit(model, Split(x, y), epochs=15, batch_size=32, loss="cross_entropy",
-              optimizer="adam", lr=0.01, precision="bf16", evals={"train": Split(x, y)},
+              optim=OptimSpec("adam", 0.01), precision="bf16", evals={"train": Split(x, y)},
               eval_at_start=True, progress=False)
     assert all(p.dtype == torch.float32 for p in model.parameters())
     loss = res.history.series("train", "loss")
     assert np.all(loss[-1] < 0.6 * loss[0])
     with pytest.raises(ValueError, match="precision"):
         fit(model, Split(x, y), epochs=1, batch_size=32, loss="cross_entropy",
-            precision="fp8", progress=False)
+            optim=OptimSpec(), precision="fp8", progress=False)
 
 
 def test_per_member_activations_equal_separate_runs():
@@ -209,11 +211,11 @@ def test_per_member_activations_equal_separate_runs():
     data = _data(90)
     acts = ("sigmoid", "tanh", "relu")
     ens = mlp([6, 5], 1, 1, seeds=[7, 7, 7], activation=[acts, acts])
-    fit(ens, data, epochs=4, batch_size=32, loss="mse", optimizer="sgd", lr=0.05,
+    fit(ens, data, epochs=4, batch_size=32, loss="mse", optim=OptimSpec("sgd", 0.05),
         progress=False)
     for e, act in enumerate(acts):
         single = mlp([6, 5], 1, 1, seeds=[7], activation=act)
-        fit(single, data, epochs=4, batch_size=32, loss="mse", optimizer="sgd", lr=0.05,
+        fit(single, data, epochs=4, batch_size=32, loss="mse", optim=OptimSpec("sgd", 0.05),
             progress=False)
         torch.testing.assert_close(ens.member_vector(e), single.member_vector(0),
                                    rtol=1e-5, atol=1e-6)
@@ -227,11 +229,45 @@ def test_callback_returning_true_stops_after_that_epoch(tmp_path):
 
     ctx = RunContext(tmp_path / "run", "t", torch.device("cpu"), 0)
     model = mlp([4], 1, 1, seeds=[0])
-    res = fit(model, _data(40), epochs=10, batch_size=16, loss="mse", eval_every=5,
-              callbacks=[StopAt()], ctx=ctx, progress=False)
+    res = fit(model, _data(40), epochs=10, batch_size=16, loss="mse", optim=OptimSpec(),
+              eval_every=5, callbacks=[StopAt()], ctx=ctx, progress=False)
     assert res.history.epochs == [3]  # recorded although 3 is not a multiple of 5
     trained = model.flat_parameters().clone()
     ctx = RunContext(tmp_path / "run", "t", torch.device("cpu"), 0, resume=True)
-    again = fit(model, _data(40), epochs=10, batch_size=16, loss="mse", eval_every=5,
-                callbacks=[StopAt()], ctx=ctx, progress=False)
+    again = fit(model, _data(40), epochs=10, batch_size=16, loss="mse", optim=OptimSpec(),
+                eval_every=5, callbacks=[StopAt()], ctx=ctx, progress=False)
     assert again.history.epochs == [3] and torch.equal(model.flat_parameters(), trained)
+
+
+def test_lbfgs_ensemble_is_bad_input():
+    from trainlab.errors import BadInput
+
+    with pytest.raises(BadInput, match="lbfgs"):
+        fit(mlp([4], 1, 1, seeds=[0, 1]), _data(20), epochs=1, batch_size=20, loss="mse",
+            optim=OptimSpec("lbfgs", 1.0), progress=False)
+
+
+def test_callback_protocol_subclass_gets_no_op_hooks(tmp_path):
+    """A `Callback` subclass implements only what it needs; its state is checkpointed."""
+    from trainlab.callbacks import Callback
+
+    class CountSteps(Callback):
+        def __init__(self):
+            self.steps = []
+
+        def on_step(self, step, model, losses):
+            assert losses.shape == (model.E,)
+            self.steps.append(step)
+
+        def state_dict(self):
+            return {"steps": list(self.steps)}
+
+        def load_state_dict(self, state):
+            self.steps = list(state["steps"])
+
+    cb = CountSteps()
+    ctx = RunContext(tmp_path / "run", "t", torch.device("cpu"), 0)
+    fit(mlp([4], 1, 1, seeds=[0, 1]), _data(40), epochs=3, batch_size=16, loss="mse",
+        optim=OptimSpec(), callbacks=[cb], ctx=ctx, progress=False)
+    assert cb.steps == list(range(9))  # 3 minibatches (16, 16, 8) per epoch
+    assert ctx.checkpoint("fit").load()["callbacks"] == [{"steps": list(range(9))}]

@@ -7,6 +7,10 @@ member's gradient.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
 import torch
 import torch.nn.functional as F
 
@@ -84,3 +88,23 @@ def member_penalty(kind: str | None, params: list[torch.Tensor], lam: torch.Tens
     if kind not in ("l1", "l2"):
         raise ValueError(f"unknown penalty {kind!r} (choose l1, l2 or none)")
     return total * lam
+
+
+@dataclass(frozen=True)
+class Penalty:
+    """An explicit penalty added to every member's training loss (see `member_penalty`).
+
+    kind: "l1" (λ·Σ|θ|) or "l2" (λ·Σθ²). lam: one λ, or one per member (E,).
+    weights_only: leave the biases out.
+    """
+
+    kind: Literal["l1", "l2"]
+    lam: float | tuple[float, ...] = 0.0
+    weights_only: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("l1", "l2"):
+            raise ValueError(f"unknown penalty {self.kind!r} (choose l1 or l2)")
+        if isinstance(self.lam, Sequence):
+            object.__setattr__(self, "lam", tuple(float(v) for v in self.lam))
+

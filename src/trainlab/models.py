@@ -29,6 +29,41 @@ from trainlab.ensemble_layers import (
     scale_init_,
 )
 
+# Layouts of the activations between layers: "ebf" (E, B, features...), "conv"
+# (B, E*C, H, W) between convolutions (grouped conv2d), "efb" (E, features, B) between
+# linear layers (features-major matmuls).
+
+
+def _to_ebf(x: torch.Tensor, layout: str, B: int, E: int) -> torch.Tensor:
+    """Activations in `layout` as (E, B, features...)."""
+    if layout == "conv":
+        return x.reshape(B, E, -1).transpose(0, 1)
+    if layout == "efb":
+        return x.transpose(1, 2)
+    return x
+
+
+def _to_conv(x: torch.Tensor, layout: str, B: int, E: int) -> torch.Tensor:
+    """Activations in `layout` as the (B, E*C, H, W) input of a grouped convolution."""
+    if layout == "efb":
+        x, layout = x.transpose(1, 2), "ebf"
+    if layout == "ebf":
+        x = x.transpose(0, 1).reshape(B, E * x.shape[2], *x.shape[3:])
+    if torch.is_autocast_enabled(x.device.type):
+        # bfloat16 convolutions run ~1.3x faster channels-last (oneDNN), and
+        # max-pooling ~10x; a one-channel input would otherwise keep NCHW
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
+def _to_efb(x: torch.Tensor, layout: str, B: int, E: int) -> torch.Tensor:
+    """Activations in `layout` as the (E, features, B) input of a linear layer."""
+    if layout == "conv":
+        return x.reshape(B, E, -1).permute(1, 2, 0)
+    if layout == "ebf":
+        return x.reshape(E, B, -1).transpose(1, 2)
+    return x
+
 
 class Ensemble(nn.Module):
     """A stack of ensemble layers and parameter-free steps described by a layer spec.
@@ -85,11 +120,8 @@ class Ensemble(nn.Module):
         self.init_std = init_std
         self._initialise(list(enumerate(self.seeds)))
 
-    def init_member(self, e: int, seed: int) -> None:
-        """(Re)initialise member `e` from `seed`, as a single model with that seed."""
-        self._initialise([(e, seed)])
-
     def _initialise(self, members: list[tuple[int, int]]) -> None:
+        """Initialise every member e from its seed; `members` lists all (e, seed) pairs."""
         # Member e draws every tensor from its own generator, in layer order, as a single
         # model would; the scaling then runs once per tensor instead of once per member.
         tensors = [(layer.fan_in, p.data) for layer in self.layers
@@ -100,58 +132,43 @@ class Ensemble(nn.Module):
             gen = torch.Generator().manual_seed(seed)
             for rows in slices:
                 draw_init(rows[e], gen, self.init_std)
-        everyone = sorted(e for e, _ in members) == list(range(self.E))
         for fan_in, t in tensors:
-            for target in ([t] if everyone else [t[e] for e, _ in members]):
-                scale_init_(target, fan_in, self.init_std)
+            scale_init_(t, fan_in, self.init_std)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        E = self.E
+        """(E, B, *input_shape), or (B, *input_shape) shared by all members -> (E, B, out)."""
         if x.dim() == len(self.input_shape) + 1:  # shared input: (B, ...)
-            x = x.unsqueeze(0).expand(E, *x.shape)
+            x = x.unsqueeze(0).expand(self.E, *x.shape)
         B = x.shape[1]
-        # Layouts between layers: "ebf" (E, B, features...), "conv" (B, E*C, H, W) between
-        # convolutions, "efb" (E, features, B) between linear layers.
         layout = "ebf"
         for item, layer in zip(self.spec, self.layers, strict=True):
-            kind = item[0]
-            if kind == "conv":
-                if layout == "efb":
-                    x, layout = x.transpose(1, 2), "ebf"
-                if layout == "ebf":
-                    x = x.transpose(0, 1).reshape(B, E * x.shape[2], *x.shape[3:])
-                    layout = "conv"
-                if torch.is_autocast_enabled(x.device.type):
-                    # bfloat16 convolutions run ~1.3x faster channels-last (oneDNN), and
-                    # max-pooling ~10x; a one-channel input would otherwise keep NCHW
-                    x = x.contiguous(memory_format=torch.channels_last)
-                x = layer(x)
-            elif kind == "linear":
-                if layout == "conv":
-                    x = x.reshape(B, E, -1).permute(1, 2, 0)
-                elif layout == "ebf":
-                    x = x.reshape(E, B, -1).transpose(1, 2)
-                x, layout = layer.forward_features_major(x), "efb"
-            elif kind == "act":
-                x = activate(item[1], x)
-            elif kind == "maxpool":
-                x = F.max_pool2d(x, item[1])
-                if torch.is_autocast_enabled(x.device.type):
-                    # back to NCHW here, on the pooled (4x smaller) tensor, so the pool's
-                    # gradient arrives channels-last
-                    x = x.contiguous()
-            elif kind == "dropout":
-                x = dropout(x, item[1], self.training)
-            elif kind == "flatten":
-                if layout == "conv":
-                    x, layout = x.reshape(B, E, -1).transpose(0, 1), "ebf"
-                elif layout == "ebf":
-                    x = x.reshape(E, B, -1)
-        if layout == "conv":
-            x = x.reshape(B, E, -1).transpose(0, 1)
-        elif layout == "efb":
-            x = x.transpose(1, 2)
-        return x
+            x, layout = self._layer_forward(item, layer, x, layout, B)
+        return _to_ebf(x, layout, B, self.E)
+
+    def _layer_forward(self, item: tuple, layer: nn.Module, x: torch.Tensor, layout: str,
+               B: int) -> tuple[torch.Tensor, str]:
+        """One spec item on x in `layout` (see `_to_ebf`): the output and its layout."""
+        kind, E = item[0], self.E
+        if kind == "conv":
+            return layer(_to_conv(x, layout, B, E)), "conv"
+        if kind == "linear":
+            return layer.forward_features_major(_to_efb(x, layout, B, E)), "efb"
+        if kind == "act":
+            return activate(item[1], x), layout
+        if kind == "maxpool":
+            x = F.max_pool2d(x, item[1])
+            if torch.is_autocast_enabled(x.device.type):
+                # back to NCHW here, on the pooled (4x smaller) tensor, so the pool's
+                # gradient arrives channels-last
+                x = x.contiguous()
+            return x, layout
+        if kind == "dropout":
+            return dropout(x, item[1], self.training), layout
+        if kind == "flatten" and layout == "conv":
+            return _to_ebf(x, layout, B, E), "ebf"
+        if kind == "flatten" and layout == "ebf":
+            return x.reshape(E, B, -1), layout
+        return x, layout  # flatten in "efb": already flat
 
     def member(self, e: int) -> nn.Sequential:
         """Member `e` as an ordinary `nn.Sequential` with copied weights (same dtype)."""

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from trainlab import __version__
+from trainlab import __version__, engine
 from trainlab.config import from_dict, resolve, to_dict
 from trainlab.errors import BadInput, RunFailed
 from trainlab.progress import default_enabled
@@ -82,13 +82,6 @@ def environment(device: torch.device) -> dict:
             "command": sys.argv, "pid": os.getpid()}
 
 
-def _set_threads() -> None:
-    # `trainlab suite --workers K` gives each worker one thread (TRAINLAB_THREADS=1).
-    threads = os.environ.get("TRAINLAB_THREADS")
-    if threads and threads.isdigit() and int(threads) > 0:
-        torch.set_num_threads(int(threads))
-
-
 def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
@@ -117,7 +110,7 @@ def _run_in(exp: Experiment, cfg, path: Path, device: torch.device, resume: bool
     status.update(state="running", reason=None, finished=None)
     atomic_write_json(path / "status.json", status)
     _seed_everything(cfg.seed)
-    _set_threads()
+    engine.apply_thread_request()  # `suite --workers K`: TRAINLAB_THREADS=1 each
     # CPU kernels are deterministic for a fixed thread count (the resume test checks
     # bit-identical results); `torch.use_deterministic_algorithms` would cost ~3 s of
     # imports per process, so on CUDA only cuDNN's autotuner is turned off.

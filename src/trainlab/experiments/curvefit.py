@@ -32,6 +32,7 @@ from trainlab.data import (
 )
 from trainlab.errors import BadInput
 from trainlab.models import mlp
+from trainlab.optim import OptimSpec
 from trainlab.registry import experiment
 from trainlab.report.plots import curves, new_figure
 from trainlab.train import Split, fit
@@ -158,7 +159,7 @@ def run(cfg: Config, ctx) -> dict:
                 activation=cfg.activation).to(dev)
     names = [f"fold{i}" for i in range(k)]
     result = fit(model, train, epochs=cfg.epochs, batch_size=cfg.batch_size, loss="mse",
-                 optimizer="sgd", lr=cfg.lr, evals=evals, on_diverge="mask", ctx=ctx,
+                 optim=OptimSpec("sgd", cfg.lr), evals=evals, on_diverge="mask", ctx=ctx,
                  name="kfold", member_names=names)
     h = result.history
     ok = ~np.asarray(result.diverged)  # statistics over the folds that did not diverge

@@ -30,6 +30,7 @@ from trainlab.data import (
 from trainlab.errors import BadInput
 from trainlab.experiments._classification import standardized_mnist
 from trainlab.models import Ensemble, mlp, size_to_budget, small_cnn_spec
+from trainlab.optim import OptimSpec
 from trainlab.registry import experiment
 from trainlab.report.plots import curves, new_figure
 from trainlab.train import Split, fit
@@ -133,7 +134,7 @@ def run_functions(cfg: Config, ctx) -> list[dict]:
             model = mlp(widths, 1, 1, seeds, cfg.activation).to(ctx.device)
             name = f"{depth} x {widths[0]}" + ("" if len(set(widths)) == 1 else f" ({widths})")
             res = fit(model, Split(x, y), epochs=cfg.epochs, batch_size=cfg.batch_size,
-                      loss="mse", optimizer="adam", lr=cfg.lr, evals={"train": Split(x, y)},
+                      loss="mse", optim=OptimSpec("adam", cfg.lr), evals={"train": Split(x, y)},
                       eval_at_start=True, ctx=ctx, name=f"f{ti}-depth{depth}",
                       member_names=[f"{target}/{name}/seed{s}" for s in seeds])
             curve = res.history.series("train", "loss").mean(1)
@@ -164,7 +165,7 @@ def run_mnist(cfg: Config, ctx) -> list[dict]:
         model = Ensemble(small_cnn_spec(channels), (1, 28, 28), seeds).to(ctx.device)
         name = f"CNN {depth} conv ({'-'.join(map(str, channels))})"
         res = fit(model, Split(x, y), epochs=m.epochs, batch_size=m.batch_size,
-                  loss="cross_entropy", optimizer="adam", lr=m.lr,
+                  loss="cross_entropy", optim=OptimSpec("adam", m.lr),
                   evals={"train": Split(x, y), "test": Split(xt, yt)}, ctx=ctx,
                   name=f"mnist-depth{depth}", member_names=[f"{name}/seed{s}" for s in seeds])
         h = res.history

@@ -22,6 +22,7 @@ from trainlab.data import load_dataset, parse_expression, sample_function, stand
 from trainlab.diagnostics import GradNorms, flatten_params, loss_grad_norm, make_loss_fn
 from trainlab.errors import BadInput
 from trainlab.models import mlp
+from trainlab.optim import OptimSpec
 from trainlab.registry import experiment
 from trainlab.report.plots import new_figure
 from trainlab.train import Split, fit
@@ -106,7 +107,7 @@ def run_task(cfg: Config, ctx, task: str) -> dict:
     rec = GradNorms(model)
     names = [f"{task}/seed{s}" for s in seeds]
     result = fit(model, Split(x, y), epochs=t.epochs, batch_size=t.batch_size, loss=loss,
-                 optimizer=t.optimizer, lr=t.lr, evals={"train": Split(x, y)}, ctx=ctx,
+                 optim=OptimSpec(t.optimizer, t.lr), evals={"train": Split(x, y)}, ctx=ctx,
                  name=task, member_names=names, callbacks=[rec])
     norms, losses = rec.norms, rec.losses
     rows = [{"step": s, "split": "train", "model": names[e], "loss": float(losses[s, e]),

@@ -31,7 +31,9 @@ import torch
 from trainlab.config import BaseConfig, option
 from trainlab.data import read_data_table, standardize, stratified_split, write_height_weight_csv
 from trainlab.errors import BadInput
+from trainlab.losses import Penalty
 from trainlab.models import ACTIVATIONS, Ensemble, mlp
+from trainlab.optim import OptimSpec
 from trainlab.registry import experiment
 from trainlab.report.plots import curves, new_figure, scatter_sample
 from trainlab.runs import atomic_write_json
@@ -166,8 +168,9 @@ def run(cfg: Config, ctx) -> dict:
     acts = list(cfg.activations)
     model = build_model(acts, cfg.widths, cfg.seed, cfg.init_std).to(dev)
     fitted = fit(model, train, epochs=cfg.epochs, batch_size=cfg.batch_size, loss="bce",
-                 optimizer="sgd", lr=cfg.lr, penalty="l1" if cfg.l1_lambda else None,
-                 penalty_lambda=cfg.l1_lambda, evals={"train": train, "test": test},
+                 optim=OptimSpec("sgd", cfg.lr),
+                 penalty=Penalty("l1", cfg.l1_lambda) if cfg.l1_lambda else None,
+                 evals={"train": train, "test": test},
                  eval_at_start=True, ctx=ctx, name="mlp", member_names=acts)
     h = fitted.history
     results = []

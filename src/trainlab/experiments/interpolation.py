@@ -24,6 +24,7 @@ from trainlab.diagnostics import interpolate
 from trainlab.errors import BadInput
 from trainlab.experiments._classification import DataConfig, MLPConfig, load_data, validate_data
 from trainlab.models import mlp
+from trainlab.optim import OptimSpec
 from trainlab.registry import experiment
 from trainlab.report.plots import new_figure
 from trainlab.train import Split, evaluate, fit
@@ -126,7 +127,7 @@ def run(cfg: Config, ctx) -> dict:
         model = mlp(cfg.model.widths, xtr.shape[1], classes, seeds=[seed],
                     activation=cfg.model.activation).to(dev)
         result = fit(model, train, epochs=cfg.epochs, batch_size=min(bs, len(xtr)),
-                     loss="cross_entropy", optimizer=cfg.optimizer, lr=cfg.lr,
+                     loss="cross_entropy", optim=OptimSpec(cfg.optimizer, cfg.lr),
                      evals={"train": train, "test": test}, ctx=ctx, name=f"model{i + 1}-batch-{bs}",
                      member_names=[f"batch {bs}"])
         thetas.append(model.flat_parameters()[0])

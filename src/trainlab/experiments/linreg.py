@@ -27,6 +27,7 @@ from trainlab.config import BaseConfig, option
 from trainlab.data import read_data_table, write_crop_yield_csv
 from trainlab.errors import BadInput
 from trainlab.models import Ensemble
+from trainlab.optim import OptimSpec
 from trainlab.registry import experiment
 from trainlab.report.plots import curves, new_figure, scatter_sample
 from trainlab.train import Split, fit
@@ -173,14 +174,14 @@ def run(cfg: Config, ctx) -> dict:
 
     model = Ensemble([("linear", 1)], (x.shape[1],), seeds=[cfg.seed]).to(dev)
     main = fit(model, train, epochs=cfg.epochs, batch_size=cfg.batch_size, loss="mse",
-               optimizer="sgd", lr=cfg.lr, evals={"train": train}, eval_at_start=True,
+               optim=OptimSpec("sgd", cfg.lr), evals={"train": train}, eval_at_start=True,
                ctx=ctx, name="sgd")
     sgd_theta = to_original_units(model.flat_parameters().cpu()[0], mean, std)
 
     sweep_model = Ensemble([("linear", 1)], (x.shape[1],), seeds=[cfg.seed] * len(cfg.lrs))
     names = [f"lr={lr:g}" for lr in cfg.lrs]
     sweep = fit(sweep_model.to(dev), train, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                loss="mse", optimizer="sgd", lr=cfg.lrs, evals={"train": train},
+                loss="mse", optim=OptimSpec("sgd", cfg.lrs), evals={"train": train},
                 eval_at_start=True, on_diverge="mask", ctx=ctx, name="lr-sweep",
                 member_names=names)
     series = sweep.history.series("train", "loss")

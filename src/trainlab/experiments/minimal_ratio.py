@@ -29,15 +29,14 @@ threshold 1e-3 rather than 1e-8.
 from __future__ import annotations
 
 import io
-import os
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import torch
 
+from trainlab import engine
 from trainlab.config import BaseConfig, option
 from trainlab.data import parse_expression, sample_function
 from trainlab.diagnostics import (
@@ -50,6 +49,7 @@ from trainlab.diagnostics import (
 )
 from trainlab.errors import BadInput
 from trainlab.models import mlp
+from trainlab.optim import OptimSpec
 from trainlab.registry import experiment
 from trainlab.report.plots import new_figure
 from trainlab.runs import atomic_write_bytes
@@ -111,24 +111,9 @@ def loss_phase(cfg: Config, x: torch.Tensor, y: torch.Tensor, ctx=None):
     seeds = [cfg.seed + r for r in range(cfg.runs)]
     model = mlp(cfg.widths, 1, 1, seeds, cfg.activation).to(x.device)
     fit(model, Split(x, y), epochs=cfg.epochs, batch_size=cfg.batch_size, loss="mse",
-        optimizer="adam", lr=cfg.lr, ctx=ctx, name="loss-phase",
+        optim=OptimSpec("adam", cfg.lr), ctx=ctx, name="loss-phase",
         member_names=[f"seed{s}" for s in seeds], progress=None if ctx else False)
     return model
-
-
-@contextmanager
-def single_thread(device: torch.device):
-    """One intra-op thread on a CPU. Every tensor here is tiny (100 members of a
-    141-parameter net, 141 x 141 eigendecompositions): a second thread gains nothing,
-    and on a shared 2-core machine its spinning OpenMP workers made the loss phase 15x
-    and the eigendecompositions 50x slower. `TRAINLAB_THREADS`, when set, wins."""
-    threads = torch.get_num_threads()
-    if device.type == "cpu" and not os.environ.get("TRAINLAB_THREADS"):
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def critical_phase(cfg: Config, model, x: torch.Tensor, y: torch.Tensor):
@@ -194,7 +179,7 @@ def spearman(a, b) -> float | None:
                           "spearman_ratio_vs_loss"),
             headline=("n_reached_threshold", "spearman_ratio_vs_loss", "seconds"))
 def run(cfg: Config, ctx) -> dict:
-    with single_thread(ctx.device):
+    with engine.one_thread(ctx.device):  # tiny tensors only: see engine.one_thread
         return _run(cfg, ctx)
 
 

@@ -26,6 +26,7 @@ from trainlab.diagnostics import WeightHistograms, activation_maps
 from trainlab.errors import BadInput
 from trainlab.experiments._classification import DataConfig, load_subsets, validate_data
 from trainlab.models import Ensemble, mlp_spec, pytorch_examples_cnn_spec, small_cnn_spec
+from trainlab.optim import OptimSpec
 from trainlab.registry import experiment
 from trainlab.report.plots import new_figure
 from trainlab.train import Split, fit
@@ -168,9 +169,7 @@ def run(cfg: Config, ctx) -> dict:
     hist = WeightHistograms(cfg.hist_bins, writer=tensorboard_writer(ctx))
     hist.take(0, model)
     result = fit(model, Split(xtr, ytr), epochs=cfg.epochs, batch_size=cfg.batch_size,
-                 loss="cross_entropy", optimizer=cfg.optimizer, lr=cfg.lr,
-                 momentum=cfg.momentum, weight_decay=cfg.weight_decay,
-                 lr_schedule=cfg.lr_schedule, step_size=cfg.step_size, gamma=cfg.gamma,
+                 loss="cross_entropy", optim=OptimSpec.from_config(cfg),
                  evals={"train": Split(xtr, ytr), "test": Split(xte, yte)},
                  eval_at_start=True, ctx=ctx, name="train", callbacks=[hist],
                  precision=cfg.precision)

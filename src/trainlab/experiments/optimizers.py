@@ -21,6 +21,7 @@ from trainlab.config import BaseConfig, option
 from trainlab.data import load_dataset, standardize
 from trainlab.errors import BadInput, Diverged
 from trainlab.models import Ensemble, mlp_spec, small_cnn_spec
+from trainlab.optim import OptimSpec
 from trainlab.registry import experiment
 from trainlab.report.plots import curves, new_figure
 from trainlab.train import Split, fit
@@ -124,10 +125,11 @@ def train_one(cfg: Config, ctx, ds, train: Split, test: Split, opt: str, lrs: li
     batch = (cfg.lbfgs_batch_size or len(train)) if lbfgs else cfg.batch_size
     try:
         return fit(model, train, epochs=cfg.epochs, batch_size=batch, loss="cross_entropy",
-                   optimizer=opt, lr=lrs if len(lrs) > 1 else lrs[0],
-                   momentum=cfg.momentum if opt in ("momentum", "nesterov") else 0.0,
+                   optim=OptimSpec(opt, lrs if len(lrs) > 1 else lrs[0],
+                                   momentum=cfg.momentum if opt in ("momentum", "nesterov")
+                                   else 0.0, lbfgs_max_iter=cfg.lbfgs_max_iter),
                    evals={"train": train, "test": test}, eval_at_start=True,
-                   on_diverge="mask", ctx=ctx, name=name, lbfgs_max_iter=cfg.lbfgs_max_iter,
+                   on_diverge="mask", ctx=ctx, name=name,
                    member_names=[f"{opt} lr={lr:g}" for lr in lrs])
     except Diverged:
         return None

@@ -24,6 +24,7 @@ from trainlab.config import BaseConfig, option
 from trainlab.errors import BadInput
 from trainlab.experiments._classification import DataConfig, load_data, validate_data
 from trainlab.models import mlp
+from trainlab.optim import OptimSpec
 from trainlab.registry import experiment
 from trainlab.report.plots import new_figure
 from trainlab.train import Split, fit
@@ -101,8 +102,9 @@ def run(cfg: Config, ctx) -> dict:
         model = mlp([width] * cfg.depth, xtr.shape[1], classes, seeds,
                     activation=cfg.activation).to(dev)
         result = fit(model, train, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                     loss="cross_entropy", optimizer=cfg.optimizer, lr=cfg.lr,
-                     momentum=cfg.momentum, evals={"train": train, "test": test},
+                     loss="cross_entropy",
+                     optim=OptimSpec(cfg.optimizer, cfg.lr, momentum=cfg.momentum),
+                     evals={"train": train, "test": test},
                      eval_every=cfg.eval_every, ctx=ctx, name=f"width-{width}",
                      member_names=[f"w{width}-seed{s}" for s in seeds])
         h = result.history

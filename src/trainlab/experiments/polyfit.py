@@ -19,6 +19,7 @@ import torch
 from trainlab.config import BaseConfig, option
 from trainlab.diagnostics import ParamSnapshots
 from trainlab.models import Ensemble
+from trainlab.optim import OptimSpec
 from trainlab.registry import experiment
 from trainlab.report.plots import curves, new_figure
 from trainlab.train import Split, fit
@@ -143,7 +144,7 @@ def run(cfg: Config, ctx) -> dict:
     names = [f"lr={lr:g}" for lr in cfg.lrs]
     snaps = ParamSnapshots(at=cfg.snapshot_epochs)
     result = fit(model, Split(feats.to(dev), y.to(dev)), epochs=cfg.epochs,
-                 batch_size=cfg.batch_size, loss=cfg.loss, optimizer="sgd", lr=cfg.lrs,
+                 batch_size=cfg.batch_size, loss=cfg.loss, optim=OptimSpec("sgd", cfg.lrs),
                  evals={"train": Split(feats.to(dev), y.to(dev))}, eval_at_start=True,
                  on_diverge="mask", ctx=ctx, name="sgd", member_names=names,
                  callbacks=[snaps])

@@ -28,6 +28,7 @@ from trainlab.data import corrupt_labels
 from trainlab.errors import BadInput
 from trainlab.experiments._classification import DataConfig, MLPConfig, load_data, validate_data
 from trainlab.models import mlp
+from trainlab.optim import OptimSpec
 from trainlab.registry import experiment
 from trainlab.report.plots import new_figure
 from trainlab.runs import atomic_write_bytes
@@ -126,8 +127,9 @@ def run(cfg: Config, ctx) -> dict:
     y2 = torch.stack([ytr, y_rand])
     names = ["true", "random"]
     result = fit(model, Split(x2, y2, per_member=True), epochs=cfg.epochs,
-                 batch_size=cfg.batch_size, loss="cross_entropy", optimizer=cfg.optimizer,
-                 lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+                 batch_size=cfg.batch_size, loss="cross_entropy",
+                 optim=OptimSpec(cfg.optimizer, cfg.lr, momentum=cfg.momentum,
+                                 weight_decay=cfg.weight_decay),
                  evals={"train": Split(x2, y2, per_member=True), "test": Split(xte, yte)},
                  eval_at_start=True, ctx=ctx, name="train", member_names=names)
     h = result.history

@@ -20,7 +20,9 @@ import torch
 from trainlab.config import BaseConfig, option
 from trainlab.data import load_dataset, standardize
 from trainlab.errors import BadInput
+from trainlab.losses import Penalty
 from trainlab.models import mlp
+from trainlab.optim import OptimSpec
 from trainlab.registry import experiment
 from trainlab.report.plots import lambda_sweep_figure, new_figure
 from trainlab.train import Split, fit
@@ -124,9 +126,9 @@ def run(cfg: Config, ctx) -> dict:
         model = mlp(cfg.widths, train.x.shape[1], 10, seeds=[cfg.seed] * len(lams),
                     activation=cfg.activation).to(ctx.device)
         res = fit(model, train, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                  loss="cross_entropy", optimizer=cfg.optimizer, lr=cfg.lr,
-                  momentum=cfg.momentum, penalty=pen, penalty_lambda=lams,
-                  penalty_weights_only=cfg.weights_only,
+                  loss="cross_entropy",
+                  optim=OptimSpec(cfg.optimizer, cfg.lr, momentum=cfg.momentum),
+                  penalty=Penalty(pen, lams, weights_only=cfg.weights_only),
                   evals={"train": train, "test": test}, eval_at_start=True,
                   on_diverge="mask", ctx=ctx, name=pen,
                   member_names=[f"{pen} λ={lam:g}" for lam in lams])

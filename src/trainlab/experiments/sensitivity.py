@@ -34,6 +34,7 @@ from trainlab.diagnostics import (
 from trainlab.errors import BadInput
 from trainlab.experiments._classification import DataConfig, MLPConfig, load_data, validate_data
 from trainlab.models import mlp
+from trainlab.optim import OptimSpec
 from trainlab.registry import experiment
 from trainlab.report.plots import new_figure
 from trainlab.train import History, Split, evaluate, fit
@@ -117,7 +118,7 @@ def train_until(cfg, ctx, bs: int, train: Split, in_features: int, classes: int)
     state = final.load() if ctx.resume else None
     if state is None:
         history = fit(model, train, epochs=cfg.epochs, batch_size=bs, loss="cross_entropy",
-                      optimizer=cfg.optimizer, lr=cfg.lr, evals={"train": train},
+                      optim=OptimSpec(cfg.optimizer, cfg.lr), evals={"train": train},
                       ctx=ctx, name=f"batch-{bs}", member_names=[f"batch {bs}"],
                       callbacks=[StopBelow(cfg.loss_threshold)]).history
         state = {"flat": model.flat_parameters().cpu(), "history": history.state()}

@@ -24,6 +24,7 @@ from trainlab.diagnostics import ParamSnapshots, trajectory_pca, weight_pca
 from trainlab.errors import BadInput
 from trainlab.experiments._classification import standardized_mnist
 from trainlab.models import mlp
+from trainlab.optim import OptimSpec
 from trainlab.registry import experiment
 from trainlab.report.plots import new_figure
 from trainlab.runs import atomic_write_bytes
@@ -98,7 +99,7 @@ def run(cfg: Config, ctx) -> dict:
     rec.take(0, model)
     names = [f"seed{s}" for s in seeds]
     result = fit(model, Split(x, y), epochs=cfg.epochs, batch_size=cfg.batch_size,
-                 loss="cross_entropy", optimizer=cfg.optimizer, lr=cfg.lr,
+                 loss="cross_entropy", optim=OptimSpec(cfg.optimizer, cfg.lr),
                  evals={"train": Split(x, y), "test": Split(xt, yt)}, eval_at_start=True,
                  ctx=ctx, name="train", member_names=names, callbacks=[rec])
     snaps = rec.stacked().double()  # (R, T, P)
