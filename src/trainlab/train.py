@@ -34,6 +34,8 @@ from trainlab.train_state import TrainState
 
 __all__ = ["FitResult", "History", "Split", "evaluate", "fit"]
 
+PLAIN_SGD = OptimSpec("sgd", 0.01)  # fit's default optimizer
+
 
 @dataclass
 class Split:
@@ -105,7 +107,7 @@ def evaluate(model: Ensemble, split: Split, loss: str,
 
 
 def fit(model: Ensemble, train: Split, *, loss: str, epochs: int, batch_size: int,
-        optim: OptimSpec, penalty: Penalty | None = None,
+        optim: OptimSpec = PLAIN_SGD, penalty: Penalty | None = None,
         evals: dict[str, Split] | None = None, eval_every: int = 1,
         eval_at_start: bool = False, on_diverge: str = "fail",
         callbacks: Sequence[Any] = (), ctx: RunContext | None = None, name: str = "fit",
@@ -113,19 +115,22 @@ def fit(model: Ensemble, train: Split, *, loss: str, epochs: int, batch_size: in
         progress: bool | None = None, precision: str = "fp32") -> FitResult:
     """Train every member of `model` on `train`; return the model and its history.
 
-    train: x (N, ...) and y shared by all members, or one slice per member (E, N, ...).
-    loss: a `losses.LOSSES` name. optim: the optimizer and its rate(s): one lr, or one
-    per member (E,). penalty: an explicit L1/L2 term added to the loss, λ per member or
-    shared. evals: splits evaluated every `eval_every` epochs and at the last one
-    (include "train" for exact full-data train metrics; otherwise the train loss is the
-    mean minibatch loss); `eval_at_start` adds epoch 0. on_diverge: "fail" raises
-    `Diverged`; "mask" freezes the diverged members and goes on (`Diverged` once all
-    have). callbacks: see `trainlab.callbacks` (on_step, on_epoch_end, state_dict,
-    load_state_dict). ctx: the run folder, where metrics are logged under `name`
-    (`member_names` label the members) and a checkpoint is saved every
-    `checkpoint_every` epochs (default: 20 per run), to resume from when `ctx.resume`.
-    precision: "fp32", or "bf16" for the forward pass under bfloat16 autocast (see
-    `engine.autocast`).
+    - train: x (N, ...) and y shared by all members, or one slice per member (E, N, ...).
+    - loss: a `losses.LOSSES` name.
+    - optim: the optimizer and its rate(s), one lr or one per member (E,); plain SGD at
+      0.01 by default. penalty: an explicit L1/L2 term, λ shared or per member.
+    - evals: splits evaluated every `eval_every` epochs and at the last one (include
+      "train" for exact full-data train metrics; otherwise the train loss is the mean
+      minibatch loss); `eval_at_start` adds epoch 0.
+    - on_diverge: "fail" raises `Diverged`; "mask" freezes the diverged members and goes
+      on (`Diverged` once all have).
+    - callbacks: see `trainlab.callbacks` (on_step, on_epoch_end, state_dict,
+      load_state_dict).
+    - ctx: the run folder, where metrics are logged under `name` (`member_names` label
+      the members) and a checkpoint is saved every `checkpoint_every` epochs (default:
+      20 per run), to resume from when `ctx.resume`.
+    - precision: "fp32", or "bf16" for the forward pass under bfloat16 autocast
+      (`engine.autocast`).
     """
     engine.check_precision(precision)
     names = list(member_names or ([f"m{e}" for e in range(model.E)] if model.E > 1
