@@ -82,8 +82,12 @@ class Run:
 
 def run(exp: str, preset: str = "full", seed: int | None = None, out: str | Path | None = None,
         runs_dir: str | Path = "runs", device: str = "auto", progress: bool | None = None,
-        config_file: str | Path | None = None, **overrides: Any) -> Run:
+        config_file: str | Path | None = None, seeds: int | None = None,
+        **overrides: Any) -> Run:
     """Run experiment `exp` and return its `Run`.
+
+    seeds: the number of replicates (seeds seed, seed+1, …; default: the preset's); the
+    summary then holds each replicate (`replicates`), `stats` and `claims`.
 
     Keyword overrides are config keys; use `__` for dots (`model__widths=[32]`) or pass
     `overrides={"model.widths": [32]}`. Raises `BadInput` for bad input and
@@ -94,7 +98,8 @@ def run(exp: str, preset: str = "full", seed: int | None = None, out: str | Path
     sets = dict(overrides.pop("overrides", {}) or {})
     sets.update({k.replace("__", "."): v for k, v in overrides.items()})
     outcome = execute(exp, preset=preset, sets=sets, config_file=config_file, seed=seed,
-                      device=device, out=out, runs_dir=runs_dir, progress=progress, quiet=True)
+                      device=device, out=out, runs_dir=runs_dir, progress=progress, quiet=True,
+                      seeds=seeds)
     if outcome.state != "completed":
         raise RunFailed(f"{exp}: run {outcome.state}: {outcome.reason} ({outcome.path})")
     return Run(outcome.path)

@@ -32,6 +32,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="override a config field (dotted keys, JSON values); repeatable")
     p.add_argument("--config", dest="config_file", metavar="FILE.toml", help="config file")
     p.add_argument("--seed", type=int, help="random seed")
+    p.add_argument("--seeds", metavar="N", help="replicates: N runs with seeds seed, seed+1, … "
+                   "(default: the preset's)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
     p.add_argument("--runs-dir", default="runs", help="parent of run folders (default: ./runs)")
     p.add_argument("--json", action="store_true", help="print summary.json to stdout")
@@ -141,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
 
             outcome = execute(args.experiment, preset=args.preset, sets=parse_sets(args.sets),
                               config_file=args.config_file, seed=args.seed, device=args.device,
-                              out=args.out, runs_dir=args.runs_dir, quiet=args.json)
+                              out=args.out, runs_dir=args.runs_dir, quiet=args.json,
+                              seeds=args.seeds)
             return _finish(outcome, args.json)
         if args.command == "diagnose":
             from trainlab.diagnosis.command import from_args

@@ -26,6 +26,14 @@ from trainlab.config import from_dict, resolve, to_dict
 from trainlab.errors import BadInput, RunFailed
 from trainlab.progress import default_enabled
 from trainlab.registry import Experiment, get
+from trainlab.replicates import (
+    check_fits,
+    parse_count,
+    report_blocks,
+    run_replicates,
+    seed_list,
+    spec,
+)
 from trainlab.report.plots import fallback_metrics_figure
 from trainlab.report.render import run_report, save_report
 from trainlab.report.site import write_index
@@ -104,8 +112,28 @@ def _check_summary(exp: Experiment, summary, path: Path) -> tuple[str, str | Non
     return "failed", reason, EXIT_FAILED
 
 
+def _report_replicate(exp: Experiment, status: dict):
+    """Writes the report of one replicate that ran in its own folder."""
+    def write(ctx: RunContext, cfg, summary: dict) -> None:
+        save_report(ctx.path, run_report(
+            exp_id=exp.id, title=f"{cfg.title or exp.id} (seed {cfg.seed})",
+            question=exp.question, what_to_look_at=exp.what_to_look_at,
+            config={"experiment": exp.id, "seed": cfg.seed, "config": to_dict(cfg)},
+            status={**status, "state": "completed", "finished": utc_now()},
+            summary=summary, blocks=ctx.report.blocks, headline_keys=exp.headline))
+    return write
+
+
+def _with_claims(report, exp: Experiment, summary: dict | None, seeds: list[int] | None):
+    # the claims and the replicate statistics open the page, right under the status line
+    separate = len(seeds or ()) > 1 and not spec(exp).ensemble
+    report.blocks[1:1] = report_blocks(summary, separate)
+    return report
+
+
 def _run_in(exp: Experiment, cfg, path: Path, device: torch.device, resume: bool,
-            created: bool, progress: bool | None, status: dict, quiet: bool = False) -> Outcome:
+            created: bool, progress: bool | None, status: dict, quiet: bool = False,
+            seeds: list[int] | None = None) -> Outcome:
     started = time.time()
     status.update(state="running", reason=None, finished=None)
     atomic_write_json(path / "status.json", status)
@@ -124,7 +152,8 @@ def _run_in(exp: Experiment, cfg, path: Path, device: torch.device, resume: bool
     summary = None
     state, reason, code = "completed", None, EXIT_OK
     try:
-        summary = exp.run(cfg, ctx)
+        summary = run_replicates(exp, cfg, seeds or [cfg.seed], ctx,
+                                 on_replicate=_report_replicate(exp, status))
     except BadInput:
         if created:
             shutil.rmtree(path, ignore_errors=True)
@@ -151,11 +180,12 @@ def _run_in(exp: Experiment, cfg, path: Path, device: torch.device, resume: bool
             ctx.figure(fig, "metrics-so-far", "Loss curves recorded before the run stopped.")
     status.update(state=state, reason=reason, finished=utc_now(), seconds=round(elapsed, 3))
     try:
-        save_report(path, run_report(
+        report = run_report(
             exp_id=exp.id, title=title, question=exp.question,
             what_to_look_at=exp.what_to_look_at, config=read_json(path / "config.json"),
             status=status, summary=summary, blocks=ctx.report.blocks,
-            headline_keys=exp.headline))
+            headline_keys=exp.headline)
+        save_report(path, _with_claims(report, exp, summary, seeds))
     finally:
         atomic_write_json(path / "status.json", status)
     return Outcome(path, state, code, reason, summary)
@@ -165,23 +195,33 @@ def execute(exp_id: str, *, preset: str = "full", sets: dict | None = None,
             config_file: str | Path | None = None, seed: int | None = None,
             device: str = "auto", out: str | Path | None = None,
             runs_dir: str | Path = "runs", progress: bool | None = None,
-            quiet: bool = False) -> Outcome:
-    """Run experiment `exp_id` and return its outcome (see module docstring)."""
+            quiet: bool = False, seeds: int | str | None = None) -> Outcome:
+    """Run experiment `exp_id` and return its outcome (see module docstring).
+
+    seeds: the number of replicates (seeds seed, seed+1, …); by default the preset's
+    (the experiment's `REPLICATES`).
+    """
     exp = get(exp_id)
     cfg = resolve(exp.config, exp.presets, preset, config_file, sets, seed)
+    n = None if seeds is None else parse_count(seeds)
     return execute_experiment(exp, cfg, preset=preset, device=resolve_device(device), out=out,
-                              runs_dir=runs_dir, progress=progress, quiet=quiet)
+                              runs_dir=runs_dir, progress=progress, quiet=quiet, seeds=n)
 
 
 def execute_experiment(exp: Experiment, cfg, *, preset: str, device: torch.device,
                        out: str | Path | None = None, runs_dir: str | Path = "runs",
-                       progress: bool | None = None, quiet: bool = False) -> Outcome:
+                       progress: bool | None = None, quiet: bool = False,
+                       seeds: int | None = None) -> Outcome:
     """Run an `Experiment` object with a resolved config into a new run folder.
 
     `execute` after the registry lookup; also the path of experiments that are not in
-    the registry (`trainlab diagnose`).
+    the registry (`trainlab diagnose`). seeds: the number of replicates (None: the
+    preset's).
     """
     dev = device
+    n = spec(exp).default(preset) if seeds is None else seeds
+    check_fits(exp, cfg, n, dev)
+    replicate_seeds = seed_list(cfg.seed, n)
     if out is not None:
         path = Path(out)
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
@@ -190,13 +230,13 @@ def execute_experiment(exp: Experiment, cfg, *, preset: str, device: torch.devic
     else:
         path = new_run_dir(runs_dir, exp.id)
     atomic_write_json(path / "config.json", {
-        "experiment": exp.id, "preset": preset, "seed": cfg.seed, "device": str(dev),
-        "config": to_dict(cfg)})
+        "experiment": exp.id, "preset": preset, "seed": cfg.seed, "seeds": replicate_seeds,
+        "device": str(dev), "config": to_dict(cfg)})
     atomic_write_json(path / "env.json", environment(dev))
     status = {"state": "running", "reason": None, "started": utc_now(), "finished": None,
               "seconds": 0.0}
     outcome = _run_in(exp, cfg, path, dev, resume=False, created=True, progress=progress,
-                      status=status, quiet=quiet)
+                      status=status, quiet=quiet, seeds=replicate_seeds)
     if out is None:
         write_index(runs_dir)
     return outcome
@@ -218,5 +258,6 @@ def resume(run_dir: str | Path, device: str | None = None,
     cfg = from_dict(exp.config, saved["config"])
     dev = resolve_device(device or ("cuda" if saved.get("device", "cpu").startswith("cuda")
                                     and torch.cuda.is_available() else "cpu"))
+    seeds = [int(s) for s in saved.get("seeds") or [cfg.seed]]
     return _run_in(exp, cfg, path, dev, resume=True, created=False, progress=progress,
-                   status=dict(status), quiet=quiet)
+                   status=dict(status), quiet=quiet, seeds=seeds)

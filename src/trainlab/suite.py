@@ -27,6 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runs-dir", default="runs", help="parent of run folders (default: ./runs)")
     p.add_argument("--workers", type=int, default=1, help="parallel worker processes")
     p.add_argument("--seed", type=int, default=None, help="seed for every experiment")
+    p.add_argument("--seeds", default=None, metavar="N",
+                   help="replicates per experiment (default: each preset's)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.set_defaults(func=main)
 
@@ -45,6 +47,8 @@ def _run_subprocess(exp_id: str, args: argparse.Namespace) -> tuple[str, int, fl
            "--runs-dir", args.runs_dir, "--device", args.device]
     if args.seed is not None:
         cmd += ["--seed", str(args.seed)]
+    if args.seeds is not None:
+        cmd += ["--seeds", str(args.seeds)]
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
                TRAINLAB_THREADS="1")
     t0 = time.perf_counter()
@@ -61,7 +65,7 @@ def _run_inline(exp_id: str, args: argparse.Namespace) -> tuple[str, int, float,
     t0 = time.perf_counter()
     try:
         out = execute(exp_id, preset=args.preset, seed=args.seed, device=args.device,
-                      runs_dir=args.runs_dir, quiet=True)
+                      runs_dir=args.runs_dir, quiet=True, seeds=args.seeds)
         return exp_id, out.exit_code, time.perf_counter() - t0, str(out.path)
     except BadInput as exc:
         return exp_id, 2, time.perf_counter() - t0, str(exc)
@@ -72,6 +76,10 @@ def main(args: argparse.Namespace) -> int:
     ids = _select(args.only, args.skip)
     if args.workers < 1:
         raise BadInput("--workers must be at least 1")
+    if args.seeds is not None:
+        from trainlab.replicates import parse_count
+
+        parse_count(args.seeds)
     Path(args.runs_dir).mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     results = []
