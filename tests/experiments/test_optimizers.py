@@ -61,7 +61,7 @@ def test_momentum_reaches_only_the_momentum_optimizers(monkeypatch):
     seen = {}
 
     def spy(model, train, **kw):
-        seen[kw["optimizer"]] = kw["momentum"]
+        seen[kw["optim"].name] = kw["optim"].momentum
 
     monkeypatch.setattr(optimizers, "fit", spy)
     cfg = resolve(optimizers.Config, optimizers.PRESETS, "smoke")

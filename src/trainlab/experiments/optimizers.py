@@ -6,7 +6,9 @@ subset. Every optimizer starts from the same initial weights and sees the same
 minibatches, with a tuned default learning rate; L-BFGS (`torch.optim.LBFGS`, strong-
 Wolfe line search) takes full-batch steps of up to 20 iterations per epoch. Then each
 optimizer's learning rate is scaled by `lr_factors` (three rates trained as one ensemble,
-diverged members masked) to show which optimizers are easy to configure.
+diverged members masked) to show which optimizers are easy to configure. L-BFGS trains
+one model per fit (its line search would couple an ensemble's members), so its three
+rates are three fits.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from trainlab.config import BaseConfig, option
 from trainlab.data import load_dataset, standardize
 from trainlab.errors import BadInput, Diverged
 from trainlab.models import Ensemble, mlp_spec, small_cnn_spec
-from trainlab.optim import OptimSpec
+from trainlab.optim import OPTIMIZER_INFO, OptimizerName, OptimSpec
 from trainlab.registry import experiment
 from trainlab.report.plots import curves, new_figure
 from trainlab.train import Split, fit
@@ -48,7 +50,6 @@ REFERENCES = (
 )
 
 
-Name = Literal["sgd", "momentum", "nesterov", "adagrad", "adadelta", "adam", "rmsprop", "lbfgs"]
 
 
 @dataclass
@@ -71,8 +72,9 @@ class DataConfig:
 class Config(BaseConfig):
     model: ModelConfig = option(ModelConfig(), "the network")
     data: DataConfig = option(DataConfig(), "the images")
-    optimizers: list[Name] = option(["sgd", "momentum", "adagrad", "adadelta", "adam", "lbfgs"],
-                                    "optimizers compared (momentum = SGD with momentum)")
+    optimizers: list[OptimizerName] = option(
+        ["sgd", "momentum", "adagrad", "adadelta", "adam", "lbfgs"],
+        "optimizers compared (momentum = SGD with momentum)")
     lrs: list[float] = option([0.1, 0.01, 0.01, 1.0, 0.001, 1.0],
                               "default learning rate of each optimizer, in the same order")
     lr_factors: list[float] = option([0.1, 1.0, 10.0], "the sensitivity grid: each default "
@@ -121,8 +123,8 @@ def train_one(cfg: Config, ctx, ds, train: Split, test: Split, opt: str, lrs: li
     spec = (small_cnn_spec(cfg.model.channels, 0, ds.num_classes) if cfg.model.name == "cnn"
             else mlp_spec(cfg.model.widths, cfg.model.activation, ds.num_classes))
     model = Ensemble(spec, ds.input_shape, seeds=[cfg.seed] * len(lrs)).to(ctx.device)
-    lbfgs = opt == "lbfgs"
-    batch = (cfg.lbfgs_batch_size or len(train)) if lbfgs else cfg.batch_size
+    second_order = OPTIMIZER_INFO[opt].second_order
+    batch = (cfg.lbfgs_batch_size or len(train)) if second_order else cfg.batch_size
     try:
         return fit(model, train, epochs=cfg.epochs, batch_size=batch, loss="cross_entropy",
                    optim=OptimSpec(opt, lrs if len(lrs) > 1 else lrs[0],
@@ -179,7 +181,7 @@ def run(cfg: Config, ctx) -> dict:
     sens = []
     for opt, lr in zip(cfg.optimizers, cfg.lrs, strict=True):
         lrs = [lr * f for f in cfg.lr_factors]
-        if opt == "lbfgs":  # torch's L-BFGS takes one rate: one fit per rate
+        if not OPTIMIZER_INFO[opt].ensembles:  # L-BFGS refuses E > 1: one fit per rate
             for i, r in enumerate(lrs):
                 sens.append(_row(train_one(cfg, ctx, ds, train, test, opt, [r],
                                            f"grid-{opt}-{i}"), 0, opt, r))
