@@ -47,7 +47,7 @@ bench: install
 
 # wall time and peak RSS of every experiment at the full preset (about 20 min)
 bench-suite: install
-	$(PY) bench/suite.py --preset full
+	$(PY) bench/suite_cost.py --preset full
 
 lint: install
 	$(VENV)/bin/ruff check src tests bench

@@ -48,7 +48,7 @@ def test_quick_benchmark_prints_design_json(script):
 
 
 def test_suite_benchmark_reports_time_and_memory():
-    proc = subprocess.run([sys.executable, str(BENCH / "suite.py"), "--preset", "smoke",
+    proc = subprocess.run([sys.executable, str(BENCH / "suite_cost.py"), "--preset", "smoke",
                            "--only", "polyfit,critical-points", "--json"],
                           capture_output=True, text=True, timeout=600,
                           env=dict(os.environ, MPLBACKEND="Agg"))

@@ -5,7 +5,7 @@ another, and reads the child's peak resident set size from `os.wait4` (Linux rep
 `ru_maxrss` in KiB). Prints a table, or one JSON object with `--json`; the issue's
 limits (DESIGN §8) are 3 min for `--preset quick`, 20 min for `--preset full`, and no
 experiment above 4 GiB. Not a ratio benchmark, so `make bench` does not run it:
-`make bench-suite` (full preset) or `python bench/suite.py --preset quick`.
+`make bench-suite` (full preset) or `python bench/suite_cost.py --preset quick`.
 """
 
 from __future__ import annotations
