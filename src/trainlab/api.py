@@ -7,8 +7,6 @@ shows itself in Jupyter with its headline numbers and figures.
 
 from __future__ import annotations
 
-import base64
-import html
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ from typing import Any
 from trainlab.errors import BadInput, RunFailed
 from trainlab.registry import all_experiments, get
 from trainlab.report.format import fmt, headline_numbers
+from trainlab.report.html import data_uri, esc, table
 from trainlab.run_folder import read_json, read_metrics
 
 
@@ -63,21 +62,19 @@ class Run:
         return f"Run({str(self.dir)!r}, state={self.status.get('state')!r})"
 
     def _repr_html_(self) -> str:
-        e = html.escape
         exp_id = self.experiment
         try:
             keys = get(exp_id).headline
         except BadInput:
             keys = ()
         numbers = headline_numbers(self.summary, keys)
-        rows = "".join(f"<tr><td>{e(k)}</td><td>{e(fmt(v))}</td></tr>" for k, v in numbers.items())
-        imgs = "".join(
-            f"<img style='max-width:48%;margin:2px' alt='{e(p.stem)}' "
-            f"src='data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}'>"
-            for p in self.figures)
+        rows = table([{"key": k, "value": fmt(v)} for k, v in numbers.items()],
+                     ["key", "value"], header=False)
+        imgs = "".join(f"<img style='max-width:48%;margin:2px' alt='{esc(p.stem)}' "
+                       f"src='{data_uri(p.read_bytes(), 'image/png')}'>" for p in self.figures)
         state = self.status.get("state", "?")
-        return (f"<div><b>{e(exp_id)}</b> — {e(state)} — <code>{e(str(self.dir))}</code>"
-                f"<table>{rows}</table><div>{imgs}</div></div>")
+        return (f"<div><b>{esc(exp_id)}</b> — {esc(state)} — <code>{esc(self.dir)}</code>"
+                f"{rows}<div>{imgs}</div></div>")
 
 
 def run(exp: str, preset: str = "full", seed: int | None = None, out: str | Path | None = None,

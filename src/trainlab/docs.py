@@ -28,6 +28,9 @@ API = [
     ("trainlab.data", None),
     ("trainlab.diagnostics", None),
     ("trainlab.numpy_nn", None),
+    ("trainlab.report", ["Report", "Text", "Table", "Pre", "Figure", "Block", "to_markdown",
+                         "to_html", "save_report"]),
+    ("trainlab.run_context", ["RunContext"]),
 ]
 
 

@@ -36,7 +36,13 @@ from trainlab.report.html import (
 
 
 class Block:
-    """Base of the report blocks: a markdown and an HTML rendering of one piece."""
+    """Base of the report blocks: a markdown and an HTML rendering of one piece.
+
+    A new kind of block is a dataclass subclass with a `title: str | None = None`
+    field, `render_markdown() -> list[str]` and `render_html() -> str` (escape every
+    value with `report.html`), and optionally `render_head()` for markup the page's
+    `<head>` needs once (a script).
+    """
 
     title: str | None = None
 

@@ -7,9 +7,7 @@ generations, the trials and the search space; every string is escaped.
 
 from __future__ import annotations
 
-import base64
 import csv
-import html
 import io
 import json
 from pathlib import Path
@@ -19,7 +17,7 @@ import numpy as np
 from optuna.trial import TrialState
 
 from trainlab.report.format import fmt
-from trainlab.report.style import CSS
+from trainlab.report.html import Link, crumbs, esc, figure, key_values, page, table
 from trainlab.run_folder import atomic_write_json, atomic_write_text
 from trainlab.sweeps.figures import (
     elite,
@@ -92,28 +90,97 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
 
 
 def _img(root: Path, name: str, caption: str) -> str:
-    png = root / "figures" / f"{name}.png"
-    data = base64.b64encode(png.read_bytes()).decode()
-    e = html.escape
-    return (f"<figure><img class='fig' alt='{e(caption, quote=True)}' "
-            f"src='data:image/png;base64,{data}'><figcaption>{e(caption)}</figcaption></figure>")
+    return figure((root / "figures" / f"{name}.png").read_bytes(), caption)
 
 
 def _table(rows: list[dict], columns: list[str], links: dict[int, str] | None = None) -> str:
-    e = html.escape
-    head = "".join(f"<th>{e(str(c))}</th>" for c in columns)
-    body = []
+    """A toolkit table with empty cells for None and the trial numbers linked to runs."""
+    links = links or {}
+    shown = []
     for i, r in enumerate(rows):
-        cells = []
-        for c in columns:
-            v = r.get(c)
-            num = isinstance(v, (int, float)) and not isinstance(v, bool)
-            text = e(fmt(v)) if v is not None else ""
-            if links and c == "number" and i in links:
-                text = f"<a href='{e(links[i], quote=True)}'>{text}</a>"
-            cells.append(f"<td{' class=num' if num else ''}>{text}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        row = {c: ("" if r.get(c) is None else r.get(c)) for c in columns}
+        if i in links and "number" in row:
+            row["number"] = Link(links[i], row["number"])
+        shown.append(row)
+    return table(shown, columns)
+
+
+def _best(s, trials) -> tuple[Any, dict[str, Any]]:
+    """The best completed trial (or None) and the content of best.json."""
+    done = [t for t in trials if t.state == TrialState.COMPLETE]
+    best_t = (min if s.direction == "minimize" else max)(done, key=lambda t: t.value) \
+        if done else None
+    return best_t, {"value": best_t.value if best_t else None,
+                    "params": dict(best_t.params) if best_t else {},
+                    "trial": best_t.number if best_t else None,
+                    "run_dir": best_t.user_attrs.get("run_dir") if best_t else None,
+                    "objective": s.objective, "direction": s.direction,
+                    "experiment": s.exp.id, "study": s.study_name, "sampler": s.sampler}
+
+
+def _settings(s, trials) -> dict[str, str]:
+    """The lines at the top of the page: what was searched, how, and how far it got."""
+    c = {st.name: sum(1 for t in trials if t.state == st) for st in TrialState}
+    ga = (f" (population {s.population}, crossover {s.crossover}, "
+          f"mutation prob {fmt(s.mutation_prob)})" if s.sampler == "ga" else "")
+    return {"experiment": s.exp.id, "study": s.study_name, "storage": s.storage.shown,
+            "sampler": s.sampler + ga, "objective": f"{s.objective} ({s.direction})",
+            "preset": s.preset,
+            "fixed settings": ", ".join(f"{k}={json.dumps(v)}" for k, v in s.sets.items()) or "—",
+            "finished / target": f"{c['COMPLETE'] + c['PRUNED']} / {s.target}",
+            "states": ", ".join(f"{k.lower()} {v}" for k, v in c.items() if v),
+            "space": s.space_source}
+
+
+def _best_section(s, best_t, root: Path) -> str:
+    if best_t is None:
+        return "<h2>Best trial</h2><p>No trial completed.</p>"
+    link = _rel(best_t.user_attrs.get("run_dir"), root)
+    run = (f" · <a href='{esc(link)}/report.html'>its run report</a>"
+           if link and not link.startswith("/") else "")
+    return (f"<h2>Best trial</h2><p>trial {best_t.number}: {esc(s.objective)} = "
+            f"<strong>{esc(fmt(best_t.value))}</strong>{run}</p>"
+            + _table([{"parameter": k, "value": v} for k, v in best_t.params.items()],
+                     ["parameter", "value"]))
+
+
+def _ga_section(s, gens: dict, ga: tuple, root: Path) -> str:
+    """The genetic algorithm's generations: two figures and a table of the elite."""
+    gen_rows = []
+    for g, members in gens.items():
+        top = elite(s, members)
+        row: dict[str, Any] = {"generation": g, "size": len(members), "best": top[0].value,
+                               "median of best 30 %": float(np.median([t.value for t in top]))}
+        for p in s.params:
+            if p.kind != "categorical":
+                vals = [t.params[p.key] for t in top if p.key in t.params]
+                row[f"{p.key} (median, best 30 %)"] = float(np.median(vals)) if vals else None
+        gen_rows.append(row)
+    return ("<h2>Genetic algorithm</h2><p>NSGA-II keeps the best individuals of "
+            "parents and children and breeds the next generation from them by "
+            "crossover and mutation. Below: the fitness of every generation and "
+            "its best 30 %.</p>"
+            + _img(root, ga[0], "Fitness of every individual (grey), of the best 30 % "
+                   "(blue), the best of each generation and the best so far.")
+            + _img(root, ga[1], "Parameters of the best 30 % of each generation (colour: "
+                   "fitness, bright is good): the population gathers where the fitness "
+                   "is good.")
+            + _table(gen_rows, list(gen_rows[0])))
+
+
+def _trials_section(s, trials, rows: list[dict]) -> str:
+    """The 50 best completed trials, then the others, each linked to its run report."""
+    done = [t for t in trials if t.state == TrialState.COMPLETE]
+    shown = sorted(done, key=lambda t: t.value, reverse=s.direction == "maximize")[:50]
+    shown += [t for t in trials if t.state != TrialState.COMPLETE][:50]
+    by_number = {r["number"]: r for r in rows}
+    table_rows = [by_number[t.number] for t in shown]
+    links = {i: f"{r['run_dir']}/report.html" for i, r in enumerate(table_rows)
+             if r.get("run_dir") and not str(r["run_dir"]).startswith("/")}
+    cols = ["number", "state", "value"] + [p.key for p in s.params] + \
+        (["generation"] if s.sampler == "ga" else []) + ["seconds", "note"]
+    return ("<h2>Trials</h2><p class='muted'>The 50 best completed trials, then the "
+            "others; every trial is in trials.csv.</p>" + _table(table_rows, cols, links))
 
 
 def write_report(s, study, root: Path) -> Path:
@@ -121,19 +188,9 @@ def write_report(s, study, root: Path) -> Path:
     trials = study.get_trials(deepcopy=False)
     rows = trial_rows(s, trials, root)
     _write_csv(root / "trials.csv", rows)
-    done = [t for t in trials if t.state == TrialState.COMPLETE]
-    best_t = None
-    if done:
-        best_t = (min if s.direction == "minimize" else max)(done, key=lambda t: t.value)
-    best = {"value": best_t.value if best_t else None,
-            "params": dict(best_t.params) if best_t else {},
-            "trial": best_t.number if best_t else None,
-            "run_dir": best_t.user_attrs.get("run_dir") if best_t else None,
-            "objective": s.objective, "direction": s.direction,
-            "experiment": s.exp.id, "study": s.study_name, "sampler": s.sampler}
+    best_t, best = _best(s, trials)
     atomic_write_json(root / "best.json", best)
     (root / "figures").mkdir(exist_ok=True)
-    c = {st.name: sum(1 for t in trials if t.state == st) for st in TrialState}
     imp, method = importances(study, s, trials)
     gens = generations(s, trials) if s.sampler == "ga" else {}
     figs = [(history_figure(s, trials, root), f"{s.objective} of every completed trial; the "
@@ -144,78 +201,23 @@ def write_report(s, study, root: Path) -> Path:
              f"variation of {s.objective} ({method}).")]
     ga = ga_figures(s, gens, root)
 
-    e = html.escape
     title = f"Sweep {s.study_name}"
-    kv = {"experiment": s.exp.id, "study": s.study_name, "storage": s.storage.shown,
-          "sampler": s.sampler + (f" (population {s.population}, crossover {s.crossover}, "
-                                  f"mutation prob {fmt(s.mutation_prob)})"
-                                  if s.sampler == "ga" else ""),
-          "objective": f"{s.objective} ({s.direction})", "preset": s.preset,
-          "fixed settings": ", ".join(f"{k}={json.dumps(v)}" for k, v in s.sets.items()) or "—",
-          "finished / target": f"{c['COMPLETE'] + c['PRUNED']} / {s.target}",
-          "states": ", ".join(f"{k.lower()} {v}" for k, v in c.items() if v),
-          "space": s.space_source}
-    body = ["<nav class='crumbs'><a href='../../index.html'>All runs</a> · "
-            "<a href='trials.csv'>trials.csv</a> · <a href='best.json'>best.json</a> · "
-            "<a href='sweep.json'>sweep.json</a></nav>", f"<h1>{e(title)}</h1>",
-            "<dl class='kv'>" + "".join(f"<dt>{e(k)}</dt><dd>{e(str(v))}</dd>"
-                                        for k, v in kv.items()) + "</dl>"]
-    if best_t is not None:
-        link = _rel(best_t.user_attrs.get("run_dir"), root)
-        run = (f" · <a href='{e(link, quote=True)}/report.html'>its run report</a>"
-               if link and not link.startswith("/") else "")
-        body.append(f"<h2>Best trial</h2><p>trial {best_t.number}: {e(s.objective)} = "
-                    f"<strong>{e(fmt(best_t.value))}</strong>{run}</p>")
-        body.append(_table([{"parameter": k, "value": v} for k, v in best_t.params.items()],
-                           ["parameter", "value"]))
-    else:
-        body.append("<h2>Best trial</h2><p>No trial completed.</p>")
+    body = [crumbs([("All runs", "../../index.html")]
+                   + [(n, n) for n in ("trials.csv", "best.json", "sweep.json")]),
+            f"<h1>{esc(title)}</h1>", key_values(_settings(s, trials).items()),
+            _best_section(s, best_t, root)]
     figures = [_img(root, n, cap) for n, cap in figs if n]
     if figures:
         body.append("<h2>Figures</h2>" + "".join(figures))
     if gens:
-        body.append("<h2>Genetic algorithm</h2><p>NSGA-II keeps the best individuals of "
-                    "parents and children and breeds the next generation from them by "
-                    "crossover and mutation. Below: the fitness of every generation and "
-                    "its best 30 %.</p>")
-        body += [_img(root, ga[0], "Fitness of every individual (grey), of the best 30 % "
-                      "(blue), the best of each generation and the best so far."),
-                 _img(root, ga[1], "Parameters of the best 30 % of each generation (colour: "
-                      "fitness, bright is good): the population gathers where the fitness "
-                      "is good.")]
-        gen_rows = []
-        for g, members in gens.items():
-            top = elite(s, members)
-            row: dict[str, Any] = {"generation": g, "size": len(members),
-                                   "best": top[0].value,
-                                   "median of best 30 %": float(np.median([t.value
-                                                                           for t in top]))}
-            for p in s.params:
-                if p.kind != "categorical":
-                    vals = [t.params[p.key] for t in top if p.key in t.params]
-                    row[f"{p.key} (median, best 30 %)"] = float(np.median(vals)) if vals else None
-            gen_rows.append(row)
-        body.append(_table(gen_rows, list(gen_rows[0])))
-    shown = sorted(done, key=lambda t: t.value, reverse=s.direction == "maximize")[:50]
-    shown += [t for t in trials if t.state != TrialState.COMPLETE][:50]
-    by_number = {r["number"]: r for r in rows}
-    table_rows = [by_number[t.number] for t in shown]
-    links = {i: f"{r['run_dir']}/report.html" for i, r in enumerate(table_rows)
-             if r.get("run_dir") and not str(r["run_dir"]).startswith("/")}
-    cols = ["number", "state", "value"] + [p.key for p in s.params] + \
-        (["generation"] if s.sampler == "ga" else []) + ["seconds", "note"]
-    body.append("<h2>Trials</h2><p class='muted'>The 50 best completed trials, then the "
-                "others; every trial is in trials.csv.</p>" + _table(table_rows, cols, links))
+        body.append(_ga_section(s, gens, ga, root))
+    body.append(_trials_section(s, trials, rows))
     body.append("<h2>Search space</h2>" + _table(
         [{"key": p.key, "distribution": p.describe()} for p in s.params],
         ["key", "distribution"]))
     if s.storage.shared:
         body.append("<h2>Watch it live</h2><div class='hint'><p>The study is stored in "
-                    f"<code>{e(s.storage.shown)}</code>; <code>optuna-dashboard</code> "
+                    f"<code>{esc(s.storage.shown)}</code>; <code>optuna-dashboard</code> "
                     "shows it while the workers run.</p></div>")
-    page = ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-            f"<title>{e(title)} — trainlab</title><style>{CSS}</style></head>"
-            f"<body><main>{''.join(body)}</main></body></html>\n")
-    atomic_write_text(root / "report.html", page)
+    atomic_write_text(root / "report.html", page(f"{title} — trainlab", "".join(body)))
     return root
