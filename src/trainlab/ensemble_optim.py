@@ -31,6 +31,8 @@ class EnsembleOptimizer:
     the two extra passes over memory that the flat copy would cost for large tensors.
     """
 
+    needs_closure = False  # `step()` takes no closure (L-BFGS's does)
+
     def __init__(self, params: Sequence[torch.Tensor], lr: float | Sequence[float] | torch.Tensor,
                  weight_decay: float = 0.0):
         self.params = list(params)
@@ -53,8 +55,6 @@ class EnsembleOptimizer:
         self._lrs: list[torch.Tensor] | None = None
         self._lr_scale = self.scale
         self._update_views: list[torch.Tensor] | None = None
-
-    needs_closure = False  # `step()` takes no closure (L-BFGS's does)
 
     def _group_lrs(self) -> list[torch.Tensor]:
         """Per-member learning rate for each group, 0 for frozen (diverged) members."""
