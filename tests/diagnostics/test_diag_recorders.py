@@ -189,3 +189,15 @@ def test_stop_below_ends_fit_at_the_first_epoch_under_the_threshold():
     res = fit(model, Split(x, y), epochs=30, batch_size=8, loss="mse",
               evals={"train": Split(x, y)}, callbacks=[stop], progress=False)
     assert res.history.epochs[-1] == first == stop.stopped_at
+
+
+def test_every_recorder_is_a_fit_callback():
+    from trainlab.callbacks import Callback
+
+    model = mlp([3], 2, 1, seeds=[0])
+    recorders = [ParamSnapshots(every=1), GradNorms(model), WeightHistograms(4),
+                 StopBelow(1.0)]
+    for rec in recorders:
+        assert Callback in type(rec).__mro__  # the protocol is not runtime-checkable
+        for hook in ("on_step", "on_epoch_end", "state_dict", "load_state_dict"):
+            assert callable(getattr(rec, hook))

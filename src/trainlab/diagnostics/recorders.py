@@ -2,8 +2,8 @@
 
 Each recorder computes one quantity at its schedule, stores it (on the CPU, member e in
 row e) and returns what it stored from `state_dict()`, so that `trainlab resume`
-continues exactly; the experiments draw the figures. The hooks are those of `fit`'s
-callback protocol: `on_step(step, model, losses)` after `backward()` and before the
+continues exactly; the experiments draw the figures. Each is a `trainlab.callbacks.Callback`
+(the protocol of `fit`): `on_step(step, model, losses)` after `backward()` and before the
 optimizer step, `on_epoch_end(epoch, model, history) -> bool | None` (True stops the
 training), `state_dict()` and `load_state_dict(state)`. ``model`` is a
 `trainlab.models.Ensemble` (E members) or any `nn.Module` (read as E = 1); its flat
@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from trainlab.callbacks import Callback
 from trainlab.errors import BadInput
 
 from .activations import weight_histograms
@@ -38,7 +39,7 @@ def _flat(model: nn.Module) -> Tensor:
     return flatten_params(model).cpu().unsqueeze(0)
 
 
-class ParamSnapshots:
+class ParamSnapshots(Callback):
     """Keep the flat parameters ``(E, P)`` after the epochs ``at``, or every ``every`` epochs.
 
     Give exactly one of ``at`` (epoch numbers, 1-based as in `fit`) or ``every`` (k > 0:
@@ -94,7 +95,7 @@ def _layer_parameters(model: nn.Module) -> list[list[nn.Parameter]]:
             for g in param_groups(model)]
 
 
-class GradNorms:
+class GradNorms(Callback):
     """Per step and member: the minibatch loss and ‖∇L‖, for the whole model and per layer.
 
     Read in `on_step`, after ``backward()`` and before the optimizer step, when ``.grad``
@@ -150,7 +151,7 @@ def layer_labels(net: nn.Module) -> dict[str, str]:
     return labels
 
 
-class WeightHistograms:
+class WeightHistograms(Callback):
     """After every epoch, the weight histogram of each layer of member ``member``.
 
     ``hists[label]`` is a list of ``[counts (bins,), edges (bins + 1,)]``, one per entry of
@@ -189,7 +190,7 @@ class WeightHistograms:
         self.epochs, self.hists = list(state["epochs"]), dict(state["hists"])
 
 
-class StopBelow:
+class StopBelow(Callback):
     """Stop once every member's ``split/metric`` (default: the full train loss) < threshold.
 
     Decided on the evaluation of the epoch that just ended (none that epoch: go on), so
