@@ -21,6 +21,7 @@ SCRIPTS = {
     "sensitivity": ["--repeats", "1"],
     "cnn": ["--repeats", "1"],
     "compile": ["--mode", "aot_eager"],  # traces only: no C++ compiler needed
+    "diagnose": ["--no-memory", "--repeats", "1"],
 }
 
 
@@ -43,6 +44,11 @@ def test_quick_benchmark_prints_design_json(script):
         assert all(c["top5_max_rel_diff"] < 1e-3 for c in result["cases"])
     if script == "sensitivity":  # Gram trick + vmap equals the per-example loop
         assert result["cases"][0]["max_rel_diff"] < 1e-4
+    if script == "diagnose":  # Lanczos found the dense top-5; the Jacobian norms agree
+        tops = [c for c in result["cases"] if c["task"] == "top-5"]
+        assert tops and all(c["trainlab_max_rel_diff"] < 1e-3 for c in tops)
+        jac = [c for c in result["cases"] if c["task"] == "input-Jacobian norms"]
+        assert jac and jac[0]["max_rel_diff"] < 1e-4
     if script == "cnn":
         assert [c["size"]["precision"] for c in result["cases"]] == ["fp32", "bf16"]
 

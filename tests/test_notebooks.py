@@ -13,9 +13,9 @@ NOTEBOOKS = sorted(EXAMPLES.glob("*.ipynb"))
 CELL_TIMEOUT = 300  # seconds per cell: generous for a loaded CI machine
 
 
-def test_the_three_notebooks_are_there():
+def test_the_four_notebooks_are_there():
     assert [p.name for p in NOTEBOOKS] == [
-        "01-tour.ipynb", "02-custom-experiment.ipynb", "03-sweep.ipynb"]
+        "01-tour.ipynb", "02-custom-experiment.ipynb", "03-sweep.ipynb", "04-diagnose.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -1,0 +1,168 @@
+"""`trainlab diagnose`'s estimators against PyHessian and hessian-eigenthings, side by side.
+
+The task (as bench/hessian.py): the MSE loss of a tanh MLP 10-h-h-1 on N = 1,024 seeded
+random points, float32, P ~ 4.4k (``--quick``: P ~ 1.2k).
+
+- top-5 eigenvalues: `trainlab.diagnostics.hessian_top` (Lanczos, full
+  reorthogonalisation, stops when the top-5 residuals are < 1e-5 max|λ|) against
+  PyHessian 0.1 ``hessian(...).eigenvalues(top_n=5)`` (power iteration with deflation,
+  its defaults) and hessian-eigenthings 1.0.0a5 ``lanczos(HessianOperator, k=5,
+  which="LA")`` given as many Lanczos steps as trainlab used; each checked against a
+  dense ``torch.func.hessian`` + ``eigvalsh`` (``max_rel_diff``).
+- Hutchinson trace: `trainlab.diagnostics.hutchinson_trace` against PyHessian's
+  ``trace()`` (which stops itself; trainlab gets the same number of probes) and
+  hessian-eigenthings' ``hutchinson`` (100 probes each), with the exact trace beside.
+- memory: the top eigenvalue of an ~11M-parameter ResNet-18-like CNN (BatchNorm,
+  residual blocks) on a batch of 64 3x32x32 images on the CPU, through the same path as
+  `trainlab diagnose` (the Lanczos basis capped at ``basis_mib``), in a fresh
+  subprocess; peak resident set size reported (``--no-memory`` skips it).
+- input-Jacobian norms: `jacobian_norms` against the per-example loop of
+  bench/sensitivity.py (1,000 inputs; ``--quick``: 100).
+
+This script installs nothing. A peer that is not installed (or fails to import) is
+replaced by a plain loop of its algorithm written here (PyHessian's power iteration with
+deflation; a Lanczos loop that rebuilds the gradient graph for every product, as
+hessian-eigenthings' operator does), and the JSON says so (``baseline``). Usage:
+``python bench/diagnose.py [--quick] [--json] [--threads 1 --clock cpu] [--no-memory]``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import parser, timed_result, versions  # noqa: E402
+from diagnose_peers import PEERS, peer_versions  # noqa: E402
+
+from trainlab.diagnostics import flatten_params, make_loss_fn  # noqa: E402
+from trainlab.diagnostics.eigen import hessian_top  # noqa: E402
+from trainlab.diagnostics.trace import hutchinson_trace  # noqa: E402
+
+IN, N, K = 10, 1024, 5
+WIDTHS = {"full": 60, "quick": 29}  # P = 11h + h^2 + 2h + 1: 4,381 and 1,190
+
+warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated")
+
+
+def problem(width: int):
+    """The model, data and criterion of the task, and its flat loss and weights."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(IN, width), nn.Tanh(), nn.Linear(width, width), nn.Tanh(),
+                          nn.Linear(width, 1))
+    x = torch.randn(N, IN)
+    y = torch.sin(x.sum(1, keepdim=True))
+    criterion = nn.MSELoss()
+    return model, x, y, criterion, make_loss_fn(model, criterion, x, y), flatten_params(model)
+
+
+def _rel(a, b) -> float:
+    a, b = torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)
+    return float(((a - b).abs() / b.abs().clamp_min(1e-12)).max())
+
+
+def top5_cases(width: int, args) -> tuple:
+    """The two top-5 cases, and the problem and exact trace the trace cases reuse."""
+    model, x, y, crit, f, theta = problem(width)
+    exact = torch.linalg.eigvalsh(torch.func.hessian(f)(theta).double())
+    top = exact.flip(0)[:K]
+    hessian_top(f, theta, k=K)  # warm-up
+    mine_s, mine = timed_result(lambda: hessian_top(f, theta, k=K), args.repeats, args.clock)
+    cases = []
+    for name in ("pyhessian", "hessian-eigenthings"):
+        peer = PEERS[name]
+        net = copy.deepcopy(model)
+        base_s, theirs = timed_result(lambda p=peer, m=net: p.top(m, x, y, crit, K, mine.steps),
+                                      1, args.clock)
+        cases.append({"size": {"P": theta.numel(), "N": N, "k": K}, "task": "top-5",
+                      "baseline": peer.label, "baseline_s": round(base_s, 4),
+                      "trainlab_s": round(mine_s, 4), "lanczos_steps": mine.steps,
+                      "trainlab_max_rel_diff": _rel(mine.values, top),
+                      "baseline_max_rel_diff": _rel(sorted(theirs, reverse=True), top)})
+    return cases, model, x, y, crit, f, theta, float(exact.sum())
+
+
+def trace_cases(model, x, y, crit, f, theta, exact: float, args) -> list[dict]:
+    cases = []
+    for name in ("pyhessian", "hessian-eigenthings"):
+        peer = PEERS[name]
+        net = copy.deepcopy(model)
+        torch.manual_seed(1)
+        base_s, (value, probes) = timed_result(lambda p=peer, m=net: p.trace(m, x, y, crit),
+                                               1, args.clock)
+        mine_s, mine = timed_result(lambda n=probes: hutchinson_trace(f, theta, n_probes=n),
+                                    args.repeats, args.clock)
+        cases.append({"size": {"P": theta.numel(), "N": N, "probes": probes},
+                      "task": "trace", "baseline": peer.label, "baseline_s": round(base_s, 4),
+                      "trainlab_s": round(mine_s, 4), "exact_trace": exact,
+                      "trainlab_trace": mine.estimate.value,
+                      "trainlab_ci95": list(mine.estimate.ci95), "baseline_trace": value})
+    return cases
+
+
+def jacobian_case(args) -> dict:
+    from sensitivity import inputs, loop_norms
+    from sensitivity import model as mlp
+
+    from trainlab.diagnostics import jacobian_norms
+
+    n = 100 if args.quick else 1000
+    x, _ = inputs(n, "auto")
+    net = mlp()
+    jacobian_norms(net, x[:8])
+    loop_norms(net, x[:8])
+    mine_s, fast = timed_result(lambda: jacobian_norms(net, x), args.repeats, args.clock)
+    base_s, slow = timed_result(lambda: loop_norms(net, x), 1, args.clock)
+    return {"size": {"N": n, "D": 784, "C": 10}, "task": "input-Jacobian norms",
+            "baseline": "per-example loop of bench/sensitivity.py",
+            "baseline_s": round(base_s, 4), "trainlab_s": round(mine_s, 4),
+            "max_rel_diff": _rel(fast, slow)}
+
+
+def memory(args) -> dict:
+    cmd = [sys.executable, str(Path(__file__).parent / "diagnose_memory.py")]
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main() -> None:
+    p = parser(__doc__.splitlines()[0], repeats=3)
+    p.add_argument("--no-memory", action="store_true", help="skip the 11M-parameter CNN")
+    args = p.parse_args()
+    if args.device != "cpu":  # the peers' CPU paths are what the issue compares
+        p.error("bench/diagnose.py measures the CPU only (--device cpu)")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    width = WIDTHS["quick" if args.quick else "full"]
+    cases, *rest = top5_cases(width, args)
+    cases += trace_cases(*rest, args)
+    cases.append(jacobian_case(args))
+    for c in cases:
+        c["ratio"] = round(c["baseline_s"] / c["trainlab_s"], 2)
+    result = {"name": "diagnose", "cases": cases,
+              "memory": None if args.no_memory else memory(args),
+              "settings": {"task": f"MSE, tanh MLP {IN}-h-h-1, float32, N={N}", "width": width,
+                           "clock": args.clock, "repeats": args.repeats, "quick": args.quick},
+              "versions": {**versions(), **peer_versions()}}
+    if args.json:
+        print(json.dumps(result))
+        return
+    for c in cases:
+        print(f"{c['task']:<22} vs {c['baseline']:<40} {json.dumps(c['size']):<34} "
+              f"baseline {c['baseline_s']:8.3f} s  trainlab {c['trainlab_s']:8.3f} s  "
+              f"ratio {c['ratio']:6.1f}x")
+    if result["memory"]:
+        print("memory:", json.dumps(result["memory"]))
+
+
+if __name__ == "__main__":
+    main()

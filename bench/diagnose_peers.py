@@ -1,0 +1,183 @@
+"""The peers of bench/diagnose.py behind one interface, with plain fallbacks.
+
+``PEERS[name].top(model, x, y, criterion, k, steps) -> k eigenvalues`` and
+``.trace(model, x, y, criterion) -> (estimate, probes used)``. When the package is not
+installed or does not import, a plain loop of the same algorithm stands in and ``label``
+says so: PyHessian's power iteration with deflation and its self-stopping Hutchinson
+loop (one gradient graph reused), and for hessian-eigenthings a Lanczos / Hutchinson loop
+whose every product rebuilds the gradient graph, as its `HessianOperator` does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import metadata
+
+import torch
+
+
+@dataclass
+class Peer:
+    label: str
+    top: object
+    trace: object
+
+
+def _flat_grad(model, x, y, crit):
+    params = [p for p in model.parameters() if p.requires_grad]
+    grads = torch.autograd.grad(crit(model(x), y), params, create_graph=True)
+    return params, grads
+
+
+def _hv(params, grads, v, retain=True):
+    return torch.autograd.grad(grads, params, v, retain_graph=retain)
+
+
+def _dot(a, b) -> torch.Tensor:
+    return sum((u * w).sum() for u, w in zip(a, b, strict=True))
+
+
+def _normalise(v):
+    n = torch.sqrt(_dot(v, v))
+    return [u / (n + 1e-6) for u in v]
+
+
+def plain_power_top(model, x, y, crit, k, steps, max_iter=100, tol=1e-3):
+    """Power iteration with deflation, as PyHessian 0.1 does it (its defaults)."""
+    params, grads = _flat_grad(model.eval(), x, y, crit)
+    found: list[list[torch.Tensor]] = []
+    values = []
+    for _ in range(k):
+        v = _normalise([torch.randn_like(p) for p in params])
+        value = None
+        for _ in range(max_iter):
+            for w in found:  # Gram-Schmidt against the vectors already found
+                c = _dot(v, w)
+                v = [a - c * b for a, b in zip(v, w, strict=True)]
+            v = _normalise(v)
+            hv = _hv(params, grads, v)
+            new = float(_dot(hv, v))
+            v = _normalise(hv)
+            if value is not None and abs(value - new) / (abs(value) + 1e-6) < tol:
+                break
+            value = new
+        values.append(value)
+        found.append(v)
+    return values
+
+
+def plain_power_trace(model, x, y, crit, max_iter=100, tol=1e-3):
+    """PyHessian 0.1's Hutchinson loop: stops when the running mean moves < tol."""
+    params, grads = _flat_grad(model.eval(), x, y, crit)
+    samples, trace = [], 0.0
+    for _ in range(max_iter):
+        v = [torch.randint_like(p, high=2) * 2 - 1 for p in params]
+        samples.append(float(_dot(_hv(params, grads, v), v)))
+        mean = sum(samples) / len(samples)
+        if abs(mean - trace) / (trace + 1e-6) < tol:
+            break
+        trace = mean
+    return sum(samples) / len(samples), len(samples)
+
+
+def _rebuilt_hvp(model, x, y, crit):
+    params = [p for p in model.parameters() if p.requires_grad]
+    sizes = [p.numel() for p in params]
+
+    def matvec(v: torch.Tensor) -> torch.Tensor:
+        _, grads = _flat_grad(model, x, y, crit)  # a fresh graph per product
+        pieces = [c.view_as(p) for c, p in zip(v.split(sizes), params, strict=True)]
+        return torch.cat([h.reshape(-1) for h in _hv(params, grads, pieces, retain=False)])
+
+    return matvec, sum(sizes)
+
+
+def plain_lanczos_top(model, x, y, crit, k, steps):
+    """Lanczos with full reorthogonalisation, one rebuilt gradient graph per product."""
+    matvec, n = _rebuilt_hvp(model.eval(), x, y, crit)
+    q = torch.randn(n)
+    q = q / q.norm()
+    basis, alphas, betas = [q], [], []
+    for j in range(steps):
+        w = matvec(basis[-1])
+        alphas.append(float(w @ basis[-1]))
+        b = torch.stack(basis)
+        w = w - b.T @ (b @ w)
+        beta = float(w.norm())
+        if j == steps - 1 or beta < 1e-10:
+            break
+        betas.append(beta)
+        basis.append(w / beta)
+    t = torch.diag(torch.tensor(alphas, dtype=torch.float64))
+    if betas:
+        off = torch.tensor(betas, dtype=torch.float64)
+        t = t + torch.diag(off, 1) + torch.diag(off, -1)
+    return torch.linalg.eigvalsh(t).flip(0)[:k].tolist()
+
+
+def plain_rebuilt_trace(model, x, y, crit, probes=100):
+    """Hutchinson with ``probes`` Rademacher vectors, one rebuilt graph per product."""
+    matvec, n = _rebuilt_hvp(model.eval(), x, y, crit)
+    total = 0.0
+    for _ in range(probes):
+        v = torch.randint(0, 2, (n,)).float() * 2 - 1
+        total += float(v @ matvec(v))
+    return total / probes, probes
+
+
+def _pyhessian():
+    from pyhessian import hessian
+
+    def top(model, x, y, crit, k, steps):
+        values, _ = hessian(model, crit, data=(x, y), cuda=False).eigenvalues(top_n=k)
+        return values
+
+    def trace(model, x, y, crit):
+        samples = hessian(model, crit, data=(x, y), cuda=False).trace()
+        return sum(samples) / len(samples), len(samples)
+
+    return Peer("PyHessian 0.1 (power iteration, its defaults)", top, trace)
+
+
+def _eigenthings():
+    from hessian_eigenthings import HessianOperator, hutchinson, lanczos, supervised_loss
+
+    def op(model, x, y, crit):
+        return HessianOperator(model.eval(), [(x, y)], supervised_loss(crit))
+
+    def top(model, x, y, crit, k, steps):
+        res = lanczos(op(model, x, y, crit), k=k, max_iter=steps, which="LA",
+                      reorthogonalize=True, seed=0)
+        return res.eigenvalues.tolist()
+
+    def trace(model, x, y, crit):
+        return hutchinson(op(model, x, y, crit), num_samples=100, seed=0).estimate, 100
+
+    return Peer("hessian-eigenthings 1.0.0a5 (Lanczos, same steps)", top, trace)
+
+
+def _load(make, fallback: Peer, name: str) -> Peer:
+    try:
+        return make()
+    except Exception as exc:  # noqa: BLE001 - not installed, or broken beside this torch
+        fallback.label += f" [{name} unavailable: {type(exc).__name__}]"
+        return fallback
+
+
+PEERS = {
+    "pyhessian": _load(_pyhessian, Peer("plain power iteration (PyHessian's algorithm)",
+                                        plain_power_top, plain_power_trace), "pyhessian"),
+    "hessian-eigenthings": _load(_eigenthings, Peer(
+        "plain Lanczos, graph rebuilt per product (hessian-eigenthings' algorithm)",
+        plain_lanczos_top, plain_rebuilt_trace), "hessian-eigenthings"),
+}
+
+
+def peer_versions() -> dict:
+    out = {}
+    for dist in ("pyhessian", "hessian-eigenthings"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = None
+    return out
