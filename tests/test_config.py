@@ -1,11 +1,20 @@
 """Config resolution: precedence, types, ranges, unknown keys, TOML."""
 
+import typing
 from dataclasses import dataclass
 from typing import Literal
 
 import pytest
 
-from trainlab.config import BaseConfig, describe_fields, option, parse_set_value, resolve
+from trainlab.config import (
+    BaseConfig,
+    _coerce,
+    describe_fields,
+    leaf_fields,
+    option,
+    parse_set_value,
+    resolve,
+)
 from trainlab.errors import BadInput
 
 
@@ -22,6 +31,7 @@ class Cfg(BaseConfig):
     name: str = option("a", "free text")
     flag: bool = option(False, "a switch")
     scale: float | None = option(None, "optional")
+    decay: float = option(0.0, "at least zero", minimum=0.0)
     model: Model = option(Model(), "the model")
 
 
@@ -95,3 +105,41 @@ def test_describe_fields_lists_nested_keys_with_help():
     assert rows["model.widths"]["help"] == "hidden widths"
     assert rows["lr"]["default"] == 0.1
     assert "seed" in rows and "title" in rows
+
+
+def test_leaf_fields_flatten_sections_with_type_default_help_and_range():
+    leaves = {leaf.key: leaf for leaf in leaf_fields(Cfg)}
+    assert list(leaves) == ["title", "seed", "lr", "epochs", "name", "flag", "scale", "decay",
+                            "model.widths", "model.activation"]
+    assert leaves["model.activation"].type == Literal["relu", "tanh"]
+    assert (leaves["model.widths"].default, leaves["model.widths"].help) == ([8, 8],
+                                                                           "hidden widths")
+    # positive by name (POSITIVE_FIELDS: lr, epochs, widths), or by minimum=
+    assert [k for k, leaf in leaves.items() if leaf.positive] == ["lr", "epochs",
+                                                                  "model.widths"]
+    assert (leaves["lr"].range, leaves["decay"].range, leaves["name"].range) == (
+        "> 0", ">= 0", "")
+    assert {r["key"]: r["range"] for r in describe_fields(Cfg)}["decay"] == ">= 0"
+
+
+@pytest.mark.parametrize("value, tp, expected", [
+    (3, float, 3.0), (2.0, int, 2), (True, bool, True), (5, str, "5"), (1.5, str, "1.5"),
+    ("x", typing.Any, "x"), (None, float | None, None), (2, float | None, 2.0),
+    ([1, 2.0], list[int], [1, 2]), ((1,), list[float], [1.0]), ("a", Literal["a", "b"], "a"),
+    ("3", int | str, "3"), (3, int | str, 3),
+])
+def test_coerce_accepts(value, tp, expected):
+    out = _coerce(value, tp, "k")
+    assert out == expected and type(out) is type(expected)
+
+
+@pytest.mark.parametrize("value, tp, fragment", [
+    (float("nan"), float, "expected a finite number"), (float("inf"), int, "an integer"),
+    (True, float, "expected a number"), ([1], str, "expected a string"),
+    ("x", float | None, "expected float | null"), ("c", Literal["a", "b"], 'one of "a" | "b"'),
+    ({"a": 1}, dict, "unsupported type"), (None, float, "expected a number"),
+])
+def test_coerce_rejects(value, tp, fragment):
+    with pytest.raises(BadInput, match=None) as info:
+        _coerce(value, tp, "k")
+    assert "config key 'k'" in str(info.value) and fragment in str(info.value)

@@ -1,10 +1,23 @@
 """Ensemble layers: linear layers equal F.linear per member; dropout; per-member activations."""
 
+import typing
+
 import pytest
 import torch
 import torch.nn.functional as F
 
-from trainlab.ensemble_layers import EnsembleLinear, activate, dropout, member_activations
+from trainlab.ensemble_layers import (
+    ACTIVATIONS,
+    ActivationName,
+    EnsembleLinear,
+    activate,
+    dropout,
+    member_activations,
+)
+
+
+def test_activation_names_are_the_table_of_activations():
+    assert typing.get_args(ActivationName) == tuple(ACTIVATIONS)
 
 
 def test_linear_features_major_equals_f_linear_per_member():

@@ -57,12 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("--json", action="store_true")
     rep = sub.add_parser("report", help="(re)build RUNS_DIR/index.html")
     rep.add_argument("runs_dir", nargs="?", default="runs")
-    try:
-        from trainlab.suite import add_arguments as add_suite
-    except ImportError:
-        add_suite = None
-    if add_suite is not None:
-        add_suite(sub.add_parser("suite", help="run every experiment, then report"))
+    from trainlab.suite import add_arguments as add_suite
+
+    add_suite(sub.add_parser("suite", help="run every experiment, then report"))
     from trainlab.diagnosis.command import add_arguments as add_diagnose
 
     add_diagnose(sub.add_parser("diagnose", help="every diagnostic on your own model "
@@ -76,15 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def experiments_markdown() -> str:
-    """The README's table of experiments, generated from the registry."""
-    lines = ["| id | chapter | what it does |", "|---|---|---|"]
-    lines += [f"| `{e.id}` | {e.chapter} | {e.purpose} |" for e in all_experiments()]
-    return "\n".join(lines)
-
-
 def _cmd_list(markdown: bool = False) -> int:
     if markdown:
+        from trainlab.docs import experiments_markdown
+
         print(experiments_markdown())
         return 0
     exps = all_experiments()
@@ -101,8 +93,8 @@ def _cmd_show(exp_id: str) -> int:
         print(exp.question.strip() + "\n")
     print("config fields:")
     for row in describe_fields(exp.config):
-        print(f"  {row['key']} ({row['type']}, default {fmt(row['default'])})\n"
-              f"      {row['help']}")
+        kind = row["type"] + (f", {row['range']}" if row["range"] else "")
+        print(f"  {row['key']} ({kind}, default {fmt(row['default'])})\n      {row['help']}")
     print("\npresets:")
     for name in PRESETS:
         over = exp.presets.get(name, {})

@@ -57,20 +57,55 @@ class BaseConfig:
 # --------------------------------------------------------------------------- fields
 
 
-def describe_fields(cls: type, prefix: str = "") -> list[dict]:
-    """Flat list of `{key, type, default, help}` for `trainlab show` and docs."""
-    rows = []
+@dataclasses.dataclass(frozen=True)
+class Leaf:
+    """One leaf config key: `key` dotted (`model.widths`), its type hint, default value,
+    help text and range (`positive`: > 0; `minimum`: >= minimum, or None)."""
+
+    key: str
+    type: Any
+    default: Any
+    help: str
+    positive: bool
+    minimum: float | None
+
+    @property
+    def range(self) -> str:
+        """The range as text: `"> 0"`, `">= 0"` or `""` (any value of the type)."""
+        parts = (["> 0"] if self.positive else []) + (
+            [f">= {self.minimum:g}"] if self.minimum is not None else [])
+        return ", ".join(parts)
+
+
+def _leaf_range(name: str, meta: Any) -> tuple[bool, float | None]:
+    # A field named in POSITIVE_FIELDS is positive wherever it is declared.
+    return bool(meta.get("positive")) or name in POSITIVE_FIELDS, meta.get("minimum")
+
+
+def leaf_fields(cls: type, prefix: str = "") -> list[Leaf]:
+    """Every leaf key of a config dataclass, sections flattened, in declaration order.
+
+    The one walk over a config class: `describe_fields`, the docs and the sweep spaces
+    use it.
+    """
+    leaves = []
     hints = typing.get_type_hints(cls)
     defaults = cls()
     for f in dataclasses.fields(cls):
-        key = prefix + f.name
         value = getattr(defaults, f.name)
         if dataclasses.is_dataclass(value):
-            rows.extend(describe_fields(type(value), key + "."))
+            leaves.extend(leaf_fields(type(value), f"{prefix}{f.name}."))
             continue
-        rows.append({"key": key, "type": _type_name(hints[f.name]), "default": value,
-                     "help": f.metadata.get("help", "")})
-    return rows
+        positive, minimum = _leaf_range(f.name, f.metadata)
+        leaves.append(Leaf(prefix + f.name, hints[f.name], value, f.metadata.get("help", ""),
+                           positive, minimum))
+    return leaves
+
+
+def describe_fields(cls: type) -> list[dict]:
+    """Flat list of `{key, type, default, help, range}` for `trainlab show` and docs."""
+    return [{"key": leaf.key, "type": _type_name(leaf.type), "default": leaf.default,
+             "help": leaf.help, "range": leaf.range} for leaf in leaf_fields(cls)]
 
 
 def _type_name(tp: Any) -> str:
@@ -110,61 +145,84 @@ def parse_sets(items: list[str] | None) -> dict[str, Any]:
     return sets
 
 
+def _coerce_union(value: Any, tp: Any, key: str) -> Any:
+    args = typing.get_args(tp)
+    if value is None and type(None) in args:
+        return None
+    for arg in args:
+        if arg is type(None):
+            continue
+        try:
+            return _coerce(value, arg, key)
+        except BadInput:
+            continue
+    raise BadInput(f"config key '{key}': expected {_type_name(tp)}, got {value!r}")
+
+
+def _coerce_literal(value: Any, tp: Any, key: str) -> Any:
+    if value not in typing.get_args(tp):
+        raise BadInput(f"config key '{key}': expected one of {_type_name(tp)}, got {value!r}")
+    return value
+
+
+def _coerce_list(value: Any, tp: Any, key: str) -> list:
+    (item_type,) = typing.get_args(tp)
+    if not isinstance(value, (list, tuple)):
+        raise BadInput(f"config key '{key}': expected a list ({_type_name(tp)}), got {value!r}")
+    return [_coerce(v, item_type, f"{key}[{i}]") for i, v in enumerate(value)]
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _to_bool(value: Any, key: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise BadInput(f"config key '{key}': expected true or false, got {value!r}")
+
+
+def _to_int(value: Any, key: str) -> int:
+    if not _is_number(value) or (isinstance(value, float) and not value.is_integer()):
+        raise BadInput(f"config key '{key}': expected an integer, got {value!r}")
+    return int(value)
+
+
+def _to_float(value: Any, key: str) -> float:
+    if not _is_number(value):
+        raise BadInput(f"config key '{key}': expected a number, got {value!r}")
+    if not math.isfinite(value):
+        raise BadInput(f"config key '{key}': expected a finite number, got {value!r}")
+    return float(value)
+
+
+def _to_str(value: Any, key: str) -> str:
+    if isinstance(value, str):
+        return value
+    if _is_number(value):
+        return json.dumps(value)
+    raise BadInput(f"config key '{key}': expected a string, got {value!r}")
+
+
+_GENERIC = {types.UnionType: _coerce_union, typing.Union: _coerce_union,
+            Literal: _coerce_literal, list: _coerce_list}
+_SCALAR = {bool: _to_bool, int: _to_int, float: _to_float, str: _to_str,
+           Any: lambda value, key: value}
+
+
 def _coerce(value: Any, tp: Any, key: str) -> Any:
-    origin = typing.get_origin(tp)
-    if origin in (types.UnionType, typing.Union):
-        args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _coerce(value, arg, key)
-            except BadInput as exc:
-                errors.append(str(exc))
-        raise BadInput(f"config key '{key}': expected {_type_name(tp)}, got {value!r}")
-    if origin is Literal:
-        if value not in typing.get_args(tp):
-            raise BadInput(f"config key '{key}': expected one of {_type_name(tp)}, got {value!r}")
-        return value
-    if origin is list:
-        (item_type,) = typing.get_args(tp)
-        if not isinstance(value, (list, tuple)):
-            raise BadInput(f"config key '{key}': expected a list ({_type_name(tp)}), "
-                           f"got {value!r}")
-        return [_coerce(v, item_type, f"{key}[{i}]") for i, v in enumerate(value)]
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        raise BadInput(f"config key '{key}': expected true or false, got {value!r}")
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise BadInput(f"config key '{key}': expected an integer, got {value!r}")
-        if isinstance(value, float) and not value.is_integer():
-            raise BadInput(f"config key '{key}': expected an integer, got {value!r}")
-        return int(value)
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise BadInput(f"config key '{key}': expected a number, got {value!r}")
-        if not math.isfinite(value):
-            raise BadInput(f"config key '{key}': expected a finite number, got {value!r}")
-        return float(value)
-    if tp is str:
-        if isinstance(value, str):
-            return value
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return json.dumps(value)
-        raise BadInput(f"config key '{key}': expected a string, got {value!r}")
-    if tp is Any:
-        return value
-    raise BadInput(f"config key '{key}': unsupported type {tp}")
+    """`value` as type `tp` (a union, Literal, list or scalar type); BadInput naming `key`."""
+    generic = _GENERIC.get(typing.get_origin(tp))
+    if generic is not None:
+        return generic(value, tp, key)
+    scalar = _SCALAR.get(tp)
+    if scalar is None:
+        raise BadInput(f"config key '{key}': unsupported type {tp}")
+    return scalar(value, key)
 
 
-def _check_range(value: Any, meta: dict, key: str, leaf: str) -> None:
-    positive = meta.get("positive") or leaf in POSITIVE_FIELDS
-    minimum = meta.get("minimum")
+def _check_range(value: Any, meta: Any, key: str, leaf: str) -> None:
+    positive, minimum = _leaf_range(leaf, meta)
     items = value if isinstance(value, list) else [value]
     for v in items:
         if isinstance(v, list) or not isinstance(v, (int, float)) or isinstance(v, bool):

@@ -1,8 +1,9 @@
-"""Generated documentation: `docs/api.md` and one page per experiment.
+"""Generated documentation: `docs/api.md`, one page per experiment, the README's table.
 
-Both are built from the code (docstrings, the registry, config field help), so they
-cannot drift: `python -m trainlab.docs` rewrites them and a test checks that the
-committed files equal what this module generates.
+All are built from the code (docstrings, the registry, config field help), so they
+cannot drift: `python -m trainlab.docs [ROOT]` rewrites them (ROOT: the repository, by
+default the current folder) and tests check that the committed files equal what this
+module generates.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from pathlib import Path
 
 from trainlab.config import PRESETS, describe_fields
 from trainlab.registry import all_experiments
+
+README_START, README_END = "<!-- experiments:start -->", "<!-- experiments:end -->"
 
 API = [
     ("trainlab.api", ["run", "diagnose", "load", "list_experiments", "sweep", "Run"]),
@@ -78,8 +81,8 @@ def experiment_markdown(exp) -> str:
     out += ["## Configuration", "", "| key | type | default | meaning |", "|---|---|---|---|"]
     for row in describe_fields(exp.config):
         default = json.dumps(row["default"]).replace("|", "\\|")
-        out.append(f"| `{row['key']}` | {row['type'].replace('|', 'or')} | `{default}` | "
-                   f"{row['help']} |")
+        kind = row["type"].replace("|", "or") + (f" ({row['range']})" if row["range"] else "")
+        out.append(f"| `{row['key']}` | {kind} | `{default}` | {row['help']} |")
     out += ["", "## Presets", ""]
     for name in PRESETS:
         over = exp.presets.get(name, {})
@@ -90,17 +93,40 @@ def experiment_markdown(exp) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+def experiments_markdown() -> str:
+    """The README's table of experiments (`trainlab list --markdown`)."""
+    lines = ["| id | chapter | what it does |", "|---|---|---|"]
+    lines += [f"| `{e.id}` | {e.chapter} | {e.purpose} |" for e in all_experiments()
+              if e.run.__module__.startswith("trainlab.experiments.")]
+    return "\n".join(lines)
+
+
+def readme_with_table(text: str) -> str:
+    """`text` (the README) with the table between its experiments markers regenerated."""
+    if README_START not in text or README_END not in text:
+        raise ValueError(f"README.md lacks the markers {README_START} ... {README_END}")
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    return f"{head}{README_START}\n{experiments_markdown()}\n{README_END}{tail}"
+
+
 def generated_files(root: Path) -> dict[Path, str]:
-    """Every generated documentation file and its content."""
+    """Every generated documentation file and its content (the README as a whole)."""
     files = {root / "docs" / "api.md": api_markdown()}
     for exp in all_experiments():
-        files[root / "docs" / "experiments" / f"{exp.id}.md"] = experiment_markdown(exp)
+        if exp.run.__module__.startswith("trainlab.experiments."):
+            files[root / "docs" / "experiments" / f"{exp.id}.md"] = experiment_markdown(exp)
+    readme = root / "README.md"
+    files[readme] = readme_with_table(readme.read_text(encoding="utf-8"))
     return files
 
 
 def main() -> None:
+    """`python -m trainlab.docs [ROOT]`: rewrite every generated file, print the changed ones."""
     root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path.cwd()
     for path, text in generated_files(root).items():
+        if path.exists() and path.read_text(encoding="utf-8") == text:
+            continue
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         print(path)

@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+# The names of `ACTIVATIONS`, for typed config fields (tests/test_ensemble_layers.py checks
+# that the two agree).
+ActivationName = Literal["relu", "sigmoid", "tanh", "gelu", "elu", "leaky_relu", "softplus",
+                         "identity"]
 
 ACTIVATIONS = {
     "relu": (F.relu, nn.ReLU),

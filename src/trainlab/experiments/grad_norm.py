@@ -21,6 +21,7 @@ from trainlab.config import BaseConfig, option
 from trainlab.data import load_dataset, parse_expression, sample_function, standardize
 from trainlab.diagnostics import GradNorms, flatten_params, loss_grad_norm, make_loss_fn
 from trainlab.errors import BadInput
+from trainlab.experiments._common import ActivationName, EnsembleOptimizerName
 from trainlab.models import mlp
 from trainlab.optim import OptimSpec
 from trainlab.registry import experiment
@@ -43,16 +44,13 @@ REFERENCES = (
 )
 
 
-Optimizer = Literal["sgd", "momentum", "adagrad", "adadelta", "adam", "rmsprop"]
-
-
 @dataclass
 class TaskConfig:
     widths: list[int] = option([10, 10], "hidden widths of the MLP")
-    activation: Literal["relu", "tanh", "sigmoid"] = option("relu", "hidden activation")
+    activation: ActivationName = option("relu", "hidden activation")
     epochs: int = option(400, "training epochs")
     batch_size: int = option(64, "minibatch size")
-    optimizer: Optimizer = option("adam", "optimizer")
+    optimizer: EnsembleOptimizerName = option("adam", "optimizer")
     lr: float = option(1e-3, "learning rate")
 
 

@@ -15,14 +15,19 @@ parameters is interpolated.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
 from trainlab.config import BaseConfig, option
 from trainlab.diagnostics import interpolate
 from trainlab.errors import BadInput
-from trainlab.experiments._classification import DataConfig, MLPConfig, load_data, validate_data
+from trainlab.experiments._common import (
+    EnsembleOptimizerName,
+    ImageData,
+    MLPConfig,
+    load_data,
+    validate_data,
+)
 from trainlab.models import mlp
 from trainlab.optim import OptimSpec
 from trainlab.registry import experiment
@@ -58,12 +63,11 @@ class ModelConfig(MLPConfig):
 
 @dataclass
 class Config(BaseConfig):
-    data: DataConfig = option(DataConfig(), "the images")
+    data: ImageData = option(ImageData(), "the images")
     model: ModelConfig = option(ModelConfig(), "the network (the same for both trainings)")
     batch_sizes: list[int] = option([64, 1024], "the two batch sizes: θ₁ (α = 0) and θ₂ (α = 1)")
     epochs: int = option(40, "training epochs of each model")
-    optimizer: Literal["sgd", "momentum", "nesterov", "adam", "adagrad", "rmsprop"] = option(
-        "adam", "optimizer")
+    optimizer: EnsembleOptimizerName = option("adam", "optimizer")
     lr: float = option(1e-3, "learning rate (both models)")
     same_init: bool = option(False, "start both models from the same initial weights "
                               "(default: two seeds, as two independent trainings)")

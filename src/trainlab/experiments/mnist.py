@@ -24,7 +24,13 @@ from trainlab.config import BaseConfig, option
 from trainlab.data import standardize
 from trainlab.diagnostics import WeightHistograms, activation_maps
 from trainlab.errors import BadInput
-from trainlab.experiments._classification import DataConfig, load_subsets, validate_data
+from trainlab.experiments._common import (
+    ActivationName,
+    ImageData,
+    OptimizerName,
+    load_subsets,
+    validate_data,
+)
 from trainlab.models import Ensemble, mlp_spec, pytorch_examples_cnn_spec, small_cnn_spec
 from trainlab.optim import OptimSpec
 from trainlab.registry import experiment
@@ -52,17 +58,12 @@ REFERENCES = (
 )
 
 
-Optimizer = Literal["sgd", "momentum", "nesterov", "adagrad", "adadelta", "adam", "rmsprop",
-                    "lbfgs"]
-
-
 @dataclass
 class ModelConfig:
     name: Literal["pytorch-examples-cnn", "cnn", "mlp"] = option(
         "pytorch-examples-cnn", "architecture: the pytorch/examples CNN, a small CNN or an MLP")
     widths: list[int] = option([256, 128], "hidden widths of the mlp")
-    activation: Literal["relu", "sigmoid", "tanh", "gelu", "elu", "leaky_relu"] = option(
-        "relu", "hidden activation of the mlp")
+    activation: ActivationName = option("relu", "hidden activation of the mlp")
     channels: list[int] = option([16, 32], "channels of the small cnn's conv-relu-maxpool "
                                  "blocks", positive=True)
     hidden: int = option(64, "fully connected width after the small cnn's convolutions "
@@ -73,10 +74,10 @@ class ModelConfig:
 class Config(BaseConfig):
     seed: int = option(1, "random seed (pytorch/examples uses 1)")
     model: ModelConfig = option(ModelConfig(), "the network")
-    data: DataConfig = option(DataConfig(), "the images")
+    data: ImageData = option(ImageData(), "the images")
     epochs: int = option(14, "training epochs")
     batch_size: int = option(64, "minibatch size")
-    optimizer: Optimizer = option("adadelta", "optimizer")
+    optimizer: OptimizerName = option("adadelta", "optimizer")
     lr: float = option(1.0, "learning rate (1.0 for Adadelta as in pytorch/examples)")
     momentum: float = option(0.0, "momentum of sgd (momentum/nesterov default to 0.9)",
                              minimum=0.0)

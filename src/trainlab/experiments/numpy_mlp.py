@@ -15,7 +15,6 @@ network) and does not touch `trainlab.train`:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import torch
@@ -24,6 +23,7 @@ import torch.nn.functional as F
 from trainlab.config import BaseConfig, option
 from trainlab.data import load_dataset
 from trainlab.errors import BadInput
+from trainlab.experiments._common import DatasetName
 from trainlab.numpy_nn import (
     SGD,
     Momentum,
@@ -55,7 +55,7 @@ REFERENCES = (
 
 @dataclass
 class DataConfig:
-    name: Literal["digits", "mnist", "fashion-mnist"] = option(
+    name: DatasetName = option(
         "digits", "built-in dataset (8×8 digits, the MNIST 5k subset, Fashion-MNIST)")
     n_train: int = option(100, "training images (few, so that the network overfits)",
                           positive=True)

@@ -20,8 +20,14 @@ import numpy as np
 import torch
 
 from trainlab.config import BaseConfig, option
-from trainlab.data import load_dataset, standardize
+from trainlab.data import standardize
 from trainlab.errors import BadInput, Diverged
+from trainlab.experiments._common import (
+    ActivationName,
+    ImageData,
+    load_subsets,
+    validate_data,
+)
 from trainlab.models import Ensemble, mlp_spec, small_cnn_spec
 from trainlab.optim import OPTIMIZER_INFO, OptimizerName, OptimSpec
 from trainlab.registry import experiment
@@ -50,28 +56,18 @@ REFERENCES = (
 )
 
 
-
-
 @dataclass
 class ModelConfig:
     name: Literal["mlp", "cnn"] = option("mlp", "architecture: an MLP or a small CNN")
     widths: list[int] = option([128], "hidden widths of the mlp")
-    activation: Literal["relu", "sigmoid", "tanh"] = option("relu", "hidden activation")
+    activation: ActivationName = option("relu", "hidden activation")
     channels: list[int] = option([8, 16], "channels of the small cnn", positive=True)
-
-
-@dataclass
-class DataConfig:
-    name: Literal["mnist", "fashion-mnist", "digits"] = option("mnist", "built-in dataset")
-    root: str = option("", "folder of IDX files (full MNIST / Fashion-MNIST); empty: built-in")
-    max_train: int = option(0, "use at most this many training images (0 = all)", minimum=0)
-    max_test: int = option(0, "use at most this many test images (0 = all)", minimum=0)
 
 
 @dataclass
 class Config(BaseConfig):
     model: ModelConfig = option(ModelConfig(), "the network")
-    data: DataConfig = option(DataConfig(), "the images")
+    data: ImageData = option(ImageData(), "the images")
     optimizers: list[OptimizerName] = option(
         ["sgd", "momentum", "adagrad", "adadelta", "adam", "lbfgs"],
         "optimizers compared (momentum = SGD with momentum)")
@@ -93,6 +89,7 @@ class Config(BaseConfig):
             raise BadInput("config key 'optimizers': give each optimizer once")
         if self.momentum >= 1:
             raise BadInput("config key 'momentum': must be < 1")
+        validate_data(self.data)
 
 
 PRESETS = {
@@ -102,19 +99,10 @@ PRESETS = {
 
 
 def load_data(cfg: Config, device: torch.device):
-    """Standardized train/test tensors (subsets drawn with a seeded permutation)."""
-    ds = load_dataset(cfg.data.name, root=cfg.data.root or None, seed=cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    parts = []
-    for x, y, n in ((ds.x_train, ds.y_train, cfg.data.max_train),
-                    (ds.x_test, ds.y_test, cfg.data.max_test)):
-        if n and n < len(x):
-            keep = torch.randperm(len(x), generator=gen)[:n]
-            x, y = x[keep], y[keep]
-        parts.append((x, y))
-    _, _, (xtr, xte) = standardize(parts[0][0], parts[1][0], per_feature=False)
-    return ds, Split(xtr.to(device), parts[0][1].to(device)), Split(xte.to(device),
-                                                                    parts[1][1].to(device))
+    """Standardized train/test images (N, 1, 28, 28) on `device`, subsets as `load_subsets`."""
+    ds, (xtr, ytr, xte, yte) = load_subsets(cfg)
+    _, _, (xtr, xte) = standardize(xtr, xte, per_feature=False)
+    return ds, Split(xtr.to(device), ytr.to(device)), Split(xte.to(device), yte.to(device))
 
 
 def train_one(cfg: Config, ctx, ds, train: Split, test: Split, opt: str, lrs: list[float],

@@ -16,13 +16,18 @@ between widths). Points are the mean over seeds, bars their min-max range.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
 from trainlab.config import BaseConfig, option
 from trainlab.errors import BadInput
-from trainlab.experiments._classification import DataConfig, load_data, validate_data
+from trainlab.experiments._common import (
+    ActivationName,
+    EnsembleOptimizerName,
+    ImageData,
+    load_data,
+    validate_data,
+)
 from trainlab.models import mlp
 from trainlab.optim import OptimSpec
 from trainlab.registry import experiment
@@ -49,18 +54,16 @@ REFERENCES = (
 
 @dataclass
 class Config(BaseConfig):
-    data: DataConfig = option(DataConfig(), "the images")
+    data: ImageData = option(ImageData(), "the images")
     widths: list[int] = option([2, 3, 4, 6, 8, 12, 16, 23, 32, 64, 128, 256],
                                "hidden widths compared (784·w + w + 10·w + 10 parameters "
                                "with one hidden layer on MNIST)")
     depth: int = option(1, "hidden layers, all of the same width", positive=True)
-    activation: Literal["relu", "sigmoid", "tanh", "gelu", "elu", "leaky_relu"] = option(
-        "relu", "hidden activation")
+    activation: ActivationName = option("relu", "hidden activation")
     runs: int = option(2, "seeds per width (trained as one ensemble)")
     epochs: int = option(30, "training epochs")
     batch_size: int = option(64, "minibatch size")
-    optimizer: Literal["sgd", "momentum", "nesterov", "adam", "adagrad", "rmsprop"] = option(
-        "adam", "optimizer")
+    optimizer: EnsembleOptimizerName = option("adam", "optimizer")
     lr: float = option(1e-3, "learning rate")
     momentum: float = option(0.0, "momentum of sgd", minimum=0.0)
     eval_every: int = option(5, "evaluate train and test every this many epochs", positive=True)

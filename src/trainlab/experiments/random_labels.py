@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, replace
-from typing import Literal
 
 import numpy as np
 import torch
@@ -30,7 +29,13 @@ from trainlab.claims import Claim, Replicates
 from trainlab.config import BaseConfig, option
 from trainlab.data import corrupt_labels
 from trainlab.errors import BadInput
-from trainlab.experiments._classification import DataConfig, MLPConfig, load_data, validate_data
+from trainlab.experiments._common import (
+    EnsembleOptimizerName,
+    ImageData,
+    MLPConfig,
+    load_data,
+    validate_data,
+)
 from trainlab.models import mlp
 from trainlab.optim import OptimSpec
 from trainlab.registry import experiment
@@ -66,12 +71,12 @@ class ModelConfig(MLPConfig):
 @dataclass
 class Config(BaseConfig):
     model: ModelConfig = option(ModelConfig(), "the network (one architecture for both)")
-    data: DataConfig = option(DataConfig(), "the images")
+    data: ImageData = option(ImageData(), "the images")
     label_noise: float = option(1.0, "fraction of training labels replaced by random classes "
                                 "for the second model (1 = fully random labels)", minimum=0.0)
     epochs: int = option(60, "training epochs")
     batch_size: int = option(64, "minibatch size")
-    optimizer: Literal["sgd", "momentum", "nesterov", "adam", "adagrad", "rmsprop"] = option(
+    optimizer: EnsembleOptimizerName = option(
         "sgd", "optimizer (SGD with momentum: Adam can forget fitted random labels)")
     lr: float = option(0.05, "learning rate")
     momentum: float = option(0.9, "momentum of sgd", minimum=0.0)

@@ -20,6 +20,12 @@ import torch
 from trainlab.config import BaseConfig, option
 from trainlab.data import load_dataset, standardize
 from trainlab.errors import BadInput
+from trainlab.experiments._common import (
+    ActivationName,
+    EnsembleOptimizerName,
+    ImageSource,
+    validate_data,
+)
 from trainlab.losses import Penalty
 from trainlab.models import mlp
 from trainlab.optim import OptimSpec
@@ -44,9 +50,9 @@ REFERENCES = (
 
 
 @dataclass
-class DataConfig:
-    name: Literal["mnist", "fashion-mnist", "digits"] = option("mnist", "built-in dataset")
-    root: str = option("", "folder of IDX files (full MNIST / Fashion-MNIST); empty: built-in")
+class DataConfig(ImageSource):
+    """The `data` section: a fixed, small number of training images."""
+
     n_train: int = option(500, "training images (a small set, so that the model overfits)",
                           positive=True)
     max_test: int = option(0, "use at most this many test images (0 = all)", minimum=0)
@@ -56,7 +62,7 @@ class DataConfig:
 class Config(BaseConfig):
     data: DataConfig = option(DataConfig(), "the images")
     widths: list[int] = option([256], "hidden widths of the MLP")
-    activation: Literal["relu", "sigmoid", "tanh"] = option("relu", "hidden activation")
+    activation: ActivationName = option("relu", "hidden activation")
     penalties: list[Literal["l1", "l2"]] = option(["l1", "l2"], "penalties compared")
     l1_lambdas: list[float] = option([0.0, 1e-4, 1e-3, 1e-2],
                                      "λ of the L1 term λ·Σ|θ| (0 = no penalty)", minimum=0.0)
@@ -64,7 +70,7 @@ class Config(BaseConfig):
                                      "λ of the L2 term λ·Σθ² (0 = no penalty)", minimum=0.0)
     weights_only: bool = option(False, "penalise the weights only (false: all parameters, "
                                 "biases included, as in the exercise)")
-    optimizer: Literal["sgd", "momentum", "adam"] = option("momentum", "optimizer")
+    optimizer: EnsembleOptimizerName = option("momentum", "optimizer")
     lr: float = option(0.02, "learning rate")
     momentum: float = option(0.9, "momentum (for optimizer = momentum)", minimum=0.0)
     batch_size: int = option(50, "minibatch size")
@@ -78,6 +84,7 @@ class Config(BaseConfig):
                 raise BadInput(f"config key '{p}_lambdas': give at least one λ")
         if self.momentum >= 1:
             raise BadInput("config key 'momentum': must be < 1")
+        validate_data(self.data)
 
 
 PRESETS = {

@@ -32,7 +32,13 @@ from trainlab.diagnostics import (
     sharpness,
 )
 from trainlab.errors import BadInput
-from trainlab.experiments._classification import DataConfig, MLPConfig, load_data, validate_data
+from trainlab.experiments._common import (
+    EnsembleOptimizerName,
+    ImageData,
+    MLPConfig,
+    load_data,
+    validate_data,
+)
 from trainlab.models import mlp
 from trainlab.optim import OptimSpec
 from trainlab.registry import experiment
@@ -60,14 +66,14 @@ REFERENCES = (
 
 @dataclass
 class Config(BaseConfig):
-    data: DataConfig = option(DataConfig(), "the images")
+    data: ImageData = option(ImageData(), "the images")
     model: MLPConfig = option(MLPConfig(), "the network (the same for every batch size)")
     batch_sizes: list[int] = option([16, 64, 256, 1024, 4000], "batch sizes compared "
                                     "(capped at the number of training images)")
     epochs: int = option(1500, "epoch cap of the stopping rule (full batch needs ≈1000)")
     loss_threshold: float = option(1e-3, "stop once the full train loss is below this",
                                    positive=True)
-    optimizer: Literal["sgd", "momentum", "nesterov", "adam", "adagrad", "rmsprop"] = option(
+    optimizer: EnsembleOptimizerName = option(
         "adam", "optimizer (Keskar et al. used Adam)")
     lr: float = option(1e-3, "learning rate (every batch size)")
     epsilon: float = option(1e-3, "box size of Keskar sharpness", positive=True)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import torch
@@ -22,7 +21,7 @@ import torch
 from trainlab.config import BaseConfig, option
 from trainlab.diagnostics import ParamSnapshots, trajectory_pca, weight_pca
 from trainlab.errors import BadInput
-from trainlab.experiments._classification import standardized_mnist
+from trainlab.experiments._common import EnsembleOptimizerName, standardized_mnist
 from trainlab.models import mlp
 from trainlab.optim import OptimSpec
 from trainlab.registry import experiment
@@ -55,8 +54,7 @@ class Config(BaseConfig):
     record_every: int = option(3, "record the parameters every k epochs (and at epoch 0)",
                                positive=True)
     batch_size: int = option(64, "minibatch size")
-    optimizer: Literal["sgd", "momentum", "adagrad", "adadelta", "adam", "rmsprop"] = option(
-        "adam", "optimizer")
+    optimizer: EnsembleOptimizerName = option("adam", "optimizer")
     lr: float = option(1e-3, "learning rate")
     n_components: int = option(2, "principal components reported (at least 2)")
     max_train: int = option(0, "MNIST training images used (0 = all 4,000)", minimum=0)

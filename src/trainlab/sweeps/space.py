@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from trainlab.config import resolve
+from trainlab.config import leaf_fields, resolve
 from trainlab.errors import BadInput
 
 KINDS = ("float", "int", "categorical")
@@ -140,30 +140,14 @@ def _spaced(lo: float, hi: float, n: int, log: bool) -> list[float]:
 # ----------------------------------------------------------------- config fields
 
 
-def field_types(config_cls: type, prefix: str = "") -> dict[str, Any]:
+def field_types(config_cls: type) -> dict[str, Any]:
     """Every leaf config key (dotted) with its type hint."""
-    out: dict[str, Any] = {}
-    hints = typing.get_type_hints(config_cls)
-    defaults = config_cls()
-    for f in dataclasses.fields(config_cls):
-        value = getattr(defaults, f.name)
-        if dataclasses.is_dataclass(value):
-            out.update(field_types(type(value), f"{prefix}{f.name}."))
-        else:
-            out[prefix + f.name] = hints[f.name]
-    return out
+    return {leaf.key: leaf.type for leaf in leaf_fields(config_cls)}
 
 
 def field_defaults(config_cls: type) -> dict[str, Any]:
     """Every leaf config key (dotted) with its default value."""
-    cfg = config_cls()
-    out = {}
-    for key in field_types(config_cls):
-        value: Any = cfg
-        for part in key.split("."):
-            value = getattr(value, part)
-        out[key] = value
-    return out
+    return {leaf.key: leaf.default for leaf in leaf_fields(config_cls)}
 
 
 def _is_list(tp: Any) -> bool:

@@ -1,11 +1,18 @@
-"""Shared pieces of the MLP image-classification experiments.
+"""Config sections and loaders shared by the experiments (the one place they are declared).
 
-`interpolation`, `param-count`, `random-labels` and `sensitivity` all train plain MLPs on
-a built-in image dataset (MNIST, Fashion-MNIST or scikit-learn's digits). They share the
-`data` config section, the way the images are loaded (seeded subsets, flattened,
-optionally standardized, moved to the device) and, for the ones with a `model` section,
-the fields of that section. The leading underscore keeps the experiment registry from
-treating this module as an experiment.
+- Names: `OptimizerName` (every optimizer of `trainlab.optim`), `EnsembleOptimizerName`
+  (those that train the E members of an ensemble in one fit: all but L-BFGS),
+  `ActivationName` (every activation of `trainlab.ensemble_layers`) and `DatasetName`
+  (the built-in image datasets). Use them as field types so that `trainlab show`, the
+  docs and the `--set` checks list the same choices everywhere.
+- Sections: `ImageSource` / `ImageData` (the `data` section of the image experiments),
+  `TableData` (the `data` section of a table file) and `MLPConfig` (a `model` section).
+  An experiment subclasses a section to change a default or a help text; a field
+  redefined in a dataclass subclass keeps its place, so the keys stay in order.
+- Loaders: `load_subsets`, `load_data` and `standardized_mnist`.
+
+The leading underscore keeps the experiment registry from treating this module as an
+experiment.
 """
 
 from __future__ import annotations
@@ -17,34 +24,66 @@ import torch
 
 from trainlab.config import option
 from trainlab.data import load_dataset, standardize
+from trainlab.ensemble_layers import ActivationName
 from trainlab.errors import BadInput
+
+__all__ = ["ActivationName", "DatasetName", "EnsembleOptimizerName", "ImageData",
+           "ImageSource", "MLPConfig", "OptimizerName", "TableData", "load_data",
+           "load_subsets", "standardized_mnist", "validate_data"]
+
+# The names of `trainlab.optim.OPTIMIZERS`, in its order (tests/experiments/test_common.py
+# checks that they agree).
+OptimizerName = Literal["sgd", "momentum", "nesterov", "adagrad", "adadelta", "adam", "rmsprop",
+                        "lbfgs"]
+EnsembleOptimizerName = Literal["sgd", "momentum", "nesterov", "adagrad", "adadelta", "adam",
+                                "rmsprop"]
+DatasetName = Literal["mnist", "fashion-mnist", "digits"]
 
 
 @dataclass
-class DataConfig:
-    """The `data` section: which images, and how many of them."""
+class ImageSource:
+    """Which images: a built-in dataset, or a folder of IDX files."""
 
-    name: Literal["mnist", "fashion-mnist", "digits"] = option(
+    name: DatasetName = option(
         "mnist", "built-in dataset (mnist = the 5k subset unless data.root is given)")
     root: str = option("", "folder of IDX files (full MNIST / Fashion-MNIST); empty: built-in")
+
+
+@dataclass
+class ImageData(ImageSource):
+    """The `data` section: which images, and how many of them."""
+
     max_train: int = option(0, "use at most this many training images (0 = all)", minimum=0)
     max_test: int = option(0, "use at most this many test images (0 = all)", minimum=0)
+
+
+@dataclass
+class TableData:
+    """The `data` section of an experiment that reads a table file (CSV, TSV, ...).
+
+    Experiments subclass it to describe their built-in table in `path`'s help.
+    """
+
+    path: str = option("", "table file with a header row, comma-, tab- or semicolon-separated "
+                           "(empty: the built-in table)")
+    target: str = option("", "target column (empty: the last column)")
+    features: list[str] = option([], "feature columns by name (empty: every other column)")
+    delimiter: str = option("", "column delimiter: ',', ';', 'tab' (empty: detected from the "
+                                "header)")
 
 
 @dataclass
 class MLPConfig:
     """The `model` section of a plain MLP.
 
-    Experiments subclass it to set their own default (and help text) for `widths`; a
-    field redefined in a dataclass subclass keeps its place, so the keys stay in order.
+    Experiments subclass it to set their own default (and help text) for `widths`.
     """
 
     widths: list[int] = option([64], "hidden widths of the MLP")
-    activation: Literal["relu", "sigmoid", "tanh", "gelu", "elu", "leaky_relu"] = option(
-        "relu", "hidden activation")
+    activation: ActivationName = option("relu", "hidden activation")
 
 
-def validate_data(data: DataConfig) -> None:
+def validate_data(data: ImageSource) -> None:
     """Reject config combinations of the `data` section that cannot be loaded."""
     if data.root and data.name == "digits":
         raise BadInput("config key 'data.root': not used with data.name = digits")
@@ -72,7 +111,7 @@ def load_subsets(cfg):
 def load_data(cfg, device: torch.device):
     """Flattened (standardized) train/test images and labels on `device`, plus class count.
 
-    `cfg` needs `seed`, `normalize` and a `data` section (`DataConfig`). `data.max_train`
+    `cfg` needs `seed`, `normalize` and a `data` section (`ImageData`). `data.max_train`
     and `data.max_test` keep a random subset, drawn with one generator seeded by `cfg.seed`
     (train first, then test). With `normalize` the pixels are standardized with the mean
     and std of the (subset) training images. Returns `([x_train, y_train, x_test, y_test],
