@@ -1,8 +1,17 @@
-"""Shared test set-up: headless matplotlib, a private data cache, small thread counts."""
+"""Shared test set-up: headless matplotlib, a private data cache, small thread counts.
+
+Test files import their optional packages with `optional_deps.require(name)` (next to
+this file, on sys.path from here): a missing package skips on a workstation and fails
+when the environment variable `CI` is set.
+"""
 
 import os
+import sys
+from pathlib import Path
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# --import-mode=importlib leaves sys.path alone: make the helpers of tests/ importable.
+sys.path.insert(0, str(Path(__file__).parent))
 
 import pytest  # noqa: E402
 

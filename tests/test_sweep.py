@@ -20,11 +20,12 @@ sys.path.insert(0, str(Path(__file__).parent / "sweeps"))
 import sweep_fake  # noqa: E402
 from sweep_fake import SPACE, write_space  # noqa: E402
 
+from optional_deps import require  # noqa: E402
 from trainlab.errors import BadInput  # noqa: E402
 from trainlab.registry import get  # noqa: E402
 from trainlab.sweeps import space as sp  # noqa: E402
 
-pytest.importorskip("optuna")
+require("optuna")
 
 
 

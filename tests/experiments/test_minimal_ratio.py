@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from optional_deps import require
 from trainlab.diagnostics import load_flat, make_loss_fn, minimal_ratio
 from trainlab.experiments.minimal_ratio import Config, spearman
 from trainlab.models import mlp
@@ -66,7 +67,7 @@ def test_spearman_by_hand():
     assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
     assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
     assert spearman([1, 1, 1], [1, 2, 3]) is None
-    stats = pytest.importorskip("scipy.stats")
+    stats = require("scipy.stats")
     a = [0.2, 0.2, 0.3, 0.1, 0.25, 0.3, 0.1]
     b = [1e-3, 2e-3, 5e-4, 3e-3, 1e-3, 4e-4, 2e-3]
     assert spearman(a, b) == pytest.approx(stats.spearmanr(a, b).statistic)

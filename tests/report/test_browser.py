@@ -1,12 +1,10 @@
 """The runs index and reports in headless Chromium: links work, images load, no console
 errors. Screenshots of the index at 1280 px and 390 px go to test-artifacts/."""
 
-import os
 import shutil
 from pathlib import Path
 
-import pytest
-
+from optional_deps import missing, require
 from trainlab.report.site import write_index
 from trainlab.runner import execute
 
@@ -18,12 +16,8 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 
 def _browser():
     if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed (make test installs Debian's chromium)")
-        pytest.skip("chromium not installed (not CI)")
-    sync_api = pytest.importorskip("playwright.sync_api") if not os.environ.get("CI") else \
-        __import__("playwright.sync_api", fromlist=["sync_playwright"])
-    return sync_api.sync_playwright
+        missing("chromium is not installed (make test installs Debian's chromium)")
+    return require("playwright.sync_api").sync_playwright
 
 
 def _check_page(page, url, errors):

@@ -23,7 +23,9 @@ import pytest
 import sweep_fake
 from sweep_fake import SPACE, run_cli, write_space
 
-optuna = pytest.importorskip("optuna")
+from optional_deps import require
+
+optuna = require("optuna")
 from optuna.trial import TrialState  # noqa: E402
 
 GRID_SPACE = """
