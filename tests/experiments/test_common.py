@@ -10,14 +10,13 @@ from trainlab.config import resolve
 from trainlab.data import load_dataset
 from trainlab.errors import BadInput
 from trainlab.experiments import _common
-from trainlab.optim import OPTIMIZERS, make_optimizer
+from trainlab.optim import OPTIMIZER_INFO, OPTIMIZERS, make_optimizer
 
 
 def test_optimizer_names_are_the_optimizer_registry():
     assert typing.get_args(_common.OptimizerName) == OPTIMIZERS
-    # every name but L-BFGS trains the members of an ensemble in one fit
     assert typing.get_args(_common.EnsembleOptimizerName) == tuple(
-        n for n in OPTIMIZERS if n != "lbfgs")
+        n for n in OPTIMIZERS if OPTIMIZER_INFO[n].ensembles)
     weights = [torch.zeros(2, 3, requires_grad=True)]
     for name in typing.get_args(_common.EnsembleOptimizerName):
         make_optimizer(name, weights, [0.1, 0.2])

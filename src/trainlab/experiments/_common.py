@@ -1,7 +1,8 @@
 """Config sections and loaders shared by the experiments (the one place they are declared).
 
-- Names: `OptimizerName` (every optimizer of `trainlab.optim`), `EnsembleOptimizerName`
-  (those that train the E members of an ensemble in one fit: all but L-BFGS),
+- Names: `OptimizerName` (every optimizer of `trainlab.optim`, re-exported),
+  `EnsembleOptimizerName` (those that train the E members of an ensemble in one fit: all
+  but L-BFGS),
   `ActivationName` (every activation of `trainlab.ensemble_layers`) and `DatasetName`
   (the built-in image datasets). Use them as field types so that `trainlab show`, the
   docs and the `--set` checks list the same choices everywhere.
@@ -26,15 +27,14 @@ from trainlab.config import option
 from trainlab.data import load_dataset, standardize
 from trainlab.ensemble_layers import ActivationName
 from trainlab.errors import BadInput
+from trainlab.optim import OptimizerName
 
 __all__ = ["ActivationName", "DatasetName", "EnsembleOptimizerName", "ImageData",
            "ImageSource", "MLPConfig", "OptimizerName", "TableData", "load_data",
            "load_subsets", "standardized_mnist", "validate_data"]
 
-# The names of `trainlab.optim.OPTIMIZERS`, in its order (tests/experiments/test_common.py
-# checks that they agree).
-OptimizerName = Literal["sgd", "momentum", "nesterov", "adagrad", "adadelta", "adam", "rmsprop",
-                        "lbfgs"]
+# The optimizers whose `OptimInfo.ensembles` is true, in `trainlab.optim`'s order
+# (tests/experiments/test_common.py checks that they agree).
 EnsembleOptimizerName = Literal["sgd", "momentum", "nesterov", "adagrad", "adadelta", "adam",
                                 "rmsprop"]
 DatasetName = Literal["mnist", "fashion-mnist", "digits"]
