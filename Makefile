@@ -8,7 +8,7 @@ SYS_STAMP := .cache/system-deps
 SYSTEM_PACKAGES := dataset-fashion-mnist postgresql chromium
 export MPLBACKEND := Agg
 
-.PHONY: install system-deps demo test bench bench-suite lint clean
+.PHONY: install system-deps demo test bench bench-suite lint docs clean
 
 install: $(STAMP)
 
@@ -51,6 +51,10 @@ bench-suite: install
 
 lint: install
 	$(VENV)/bin/ruff check src tests bench
+
+# every generated file: docs/api.md, docs/experiments/*.md and the README's table
+docs: install
+	$(PY) -m trainlab.docs
 
 clean:
 	rm -rf $(VENV) .cache runs .pytest_cache

@@ -54,3 +54,15 @@ def test_no_module_imports_from_a_layer_above():
             if target in LAYERS and LAYERS[target] < LAYERS[me]:
                 violations.append(f"{path.relative_to(ROOT)} imports trainlab.{target}")
     assert not violations, violations
+
+
+def test_only_the_registry_imports_experiments_by_name():
+    # DESIGN §7: the one upward edge is the registry's discovery by the naming rule;
+    # docs.py imports the (lower) modules whose API it documents.
+    callers = set()
+    for path in ROOT.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr == "import_module":
+                callers.add(str(path.relative_to(ROOT)))
+    assert callers == {"registry.py", "docs.py"}, callers
