@@ -75,6 +75,9 @@ def top5_cases(width: int, args) -> tuple:
     top = exact.flip(0)[:K]
     hessian_top(f, theta, k=K)  # warm-up
     mine_s, mine = timed_result(lambda: hessian_top(f, theta, k=K), args.repeats, args.clock)
+    # a looser stop (residuals < 1e-3 max|λ|) still agrees with the dense top-5 far below 1e-3
+    loose_s, loose = timed_result(lambda: hessian_top(f, theta, k=K, tol=1e-3), args.repeats,
+                                  args.clock)
     cases = []
     for name in ("pyhessian", "hessian-eigenthings"):
         peer = PEERS[name]
@@ -85,6 +88,8 @@ def top5_cases(width: int, args) -> tuple:
                       "baseline": peer.label, "baseline_s": round(base_s, 4),
                       "trainlab_s": round(mine_s, 4), "lanczos_steps": mine.steps,
                       "trainlab_max_rel_diff": _rel(mine.values, top),
+                      "trainlab_tol1e-3_s": round(loose_s, 4), "trainlab_tol1e-3_steps":
+                      loose.steps, "trainlab_tol1e-3_max_rel_diff": _rel(loose.values, top),
                       "baseline_max_rel_diff": _rel(sorted(theirs, reverse=True), top)})
     return cases, model, x, y, crit, f, theta, float(exact.sum())
 

@@ -111,3 +111,25 @@ def test_t_interval_matches_scipy():
     assert est.n == 5
     single = t_interval([4.0])
     assert single.value == 4.0 and all(math.isnan(b) for b in single.ci95)
+
+
+def test_chunked_products_equal_the_whole_sample_hessian():
+    from trainlab.diagnostics.eigen import chunked_hvp_operator
+
+    model, _, theta, _ = _mlp_problem()
+    g = torch.Generator().manual_seed(2)  # the same data as _mlp_problem(0)
+    x = torch.randn(40, 3, generator=g, dtype=torch.float64)
+    y = torch.randn(40, 2, generator=g, dtype=torch.float64)
+    f = make_loss_fn(model, "mse", x, y)
+    h = torch.func.hessian(f)(theta)
+    sizes = [16, 16, 8]  # unequal pieces: weights n_c / N
+    fns = [make_loss_fn(model, "mse", xc, yc) for xc, yc in zip(x.split(16), y.split(16),
+                                                                  strict=True)]
+    op = chunked_hvp_operator(fns, [n / 40 for n in sizes], theta)
+    v = torch.randn(theta.numel(), generator=g, dtype=torch.float64)
+    assert torch.allclose(op(v), h @ v, rtol=1e-10, atol=1e-12)
+    top = hessian_top(f, theta, k=3, iters=theta.numel(), operator=op)
+    assert torch.allclose(top.values, torch.linalg.eigvalsh(h).flip(0)[:3], rtol=1e-9)
+    est = hutchinson_trace(f, theta, n_probes=5, seed=1, operator=op)
+    assert torch.allclose(est.samples, hutchinson_trace(f, theta, n_probes=5, seed=1).samples,
+                          rtol=1e-9)

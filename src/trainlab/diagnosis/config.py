@@ -28,7 +28,11 @@ class DiagnoseConfig(BaseConfig):
     basis_mib: int = option(1024, "memory cap of the Lanczos basis (float64, P numbers per "
                             "step): fewer steps on very large models", positive=True)
     trace_probes: int = option(100, "Rademacher probes of the Hutchinson trace", positive=True)
-    trace_batch: int = option(10, "probes per vmapped Hessian product", positive=True)
+    trace_batch: int = option(1, "probes per vmapped Hessian product (1 is fastest on a "
+                              "CPU; more can help on a GPU)", positive=True)
+    hvp_chunk: int = option(0, "examples per micro-batch of the Hessian products of hessian "
+                            "and trace: bounds memory to one micro-batch's graph, about "
+                            "1.5x the work (0 = the whole sample at once)", minimum=0)
     slq_vectors: int = option(10, "start vectors of the spectral density (SLQ)", positive=True)
     slq_iters: int = option(90, "Lanczos steps per SLQ vector", positive=True)
     layer_iters: int = option(40, "Lanczos steps per layer (per-layer top eigenvalue)",
@@ -54,7 +58,7 @@ class DiagnoseConfig(BaseConfig):
 
 PRESETS = {
     "smoke": {"n_train": 128, "n_eval": 32, "top_k": 3, "lanczos_iters": 30,
-              "trace_probes": 10, "trace_batch": 5, "slq_vectors": 2, "slq_iters": 20,
+              "trace_probes": 10, "slq_vectors": 2, "slq_iters": 20,
               "layer_iters": 10, "layer_probes": 6, "dense_max_params": 600,
               "sharpness_steps": 5, "sharpness_restarts": 2, "grad_batches": 4, "alphas": 7},
     "quick": {"n_train": 512, "n_eval": 256, "lanczos_iters": 60, "trace_probes": 30,

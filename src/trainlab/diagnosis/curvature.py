@@ -34,7 +34,8 @@ def top_eigenvalues(probe, cfg, ctx) -> dict:
     k = min(cfg.top_k, probe.params)
     steps = lanczos_steps(cfg, probe.params, cfg.lanczos_iters)
     top = hessian_top(probe.loss_fn, probe.theta, k=k, iters=max(steps, k),
-                      tol=cfg.lanczos_tol, seed=cfg.seed)
+                      tol=cfg.lanczos_tol, seed=cfg.seed,
+                      operator=probe.operator(cfg.hvp_chunk))
     values, res = top.values.tolist(), top.residuals.tolist()
     ctx.table([{"i": i + 1, "eigenvalue": v, "residual_bound": r}
                for i, (v, r) in enumerate(zip(values, res, strict=True))],
@@ -57,7 +58,8 @@ def top_eigenvalues(probe, cfg, ctx) -> dict:
 def trace(probe, cfg, ctx) -> dict:
     """Hutchinson's trace with a t-interval over probes, for the whole model and per layer."""
     est = hutchinson_trace(probe.loss_fn, probe.theta, n_probes=cfg.trace_probes,
-                           batch=cfg.trace_batch, seed=cfg.seed, groups=probe.groups)
+                           batch=cfg.trace_batch, seed=cfg.seed, groups=probe.groups,
+                           operator=probe.operator(cfg.hvp_chunk) if cfg.hvp_chunk else None)
     samples = est.samples.numpy()
     running = np.cumsum(samples) / np.arange(1, samples.size + 1)
     fig, ax = new_figure()

@@ -49,6 +49,23 @@ class Probe:
     trajectory: list[dict[str, Tensor]] = field(default_factory=list)
     trajectory_names: list[str] = field(default_factory=list)
 
+    def operator(self, chunk: int):
+        """``v -> H v`` of the training loss: one retained graph, or micro-batches of ``chunk``.
+
+        Micro-batch Hessians are weighted by their share of the examples, which gives the
+        Hessian of the whole sample for a loss that is a mean over examples.
+        """
+        from trainlab.diagnostics import hvp_operator
+        from trainlab.diagnostics.eigen import chunked_hvp_operator
+
+        x, y = self.train
+        if chunk <= 0 or chunk >= x.shape[0]:
+            return hvp_operator(self.loss_fn, self.theta)
+        fns = [make_loss_fn(self.model, self.criterion, xc, yc)
+               for xc, yc in zip(x.split(chunk), y.split(chunk), strict=True)]
+        weights = [xc.shape[0] / x.shape[0] for xc in x.split(chunk)]
+        return chunked_hvp_operator(fns, weights, self.theta)
+
     @property
     def params(self) -> int:
         """P, the number of scalar parameters."""
