@@ -16,7 +16,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[dev,data,sweep,browser]"
+	$(PY) -m pip install -q -e ".[dev,data,sweep,browser,interactive]"
 	touch $(STAMP)
 
 # Debian packages the tests use (real Fashion-MNIST files, PostgreSQL, Chromium).

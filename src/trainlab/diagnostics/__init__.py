@@ -31,6 +31,15 @@ from .pca import PCAResult, trajectory_pca, weight_pca
 from .recorders import GradNorms, ParamSnapshots, StopBelow, WeightHistograms, layer_labels
 from .sensitivity import jacobian_norms, loss_input_grad_norms
 from .sharpness import sharpness
+from .surface import (
+    Plane,
+    filter_normalize,
+    functional_loss,
+    loss_surface,
+    pca_plane,
+    project,
+    random_directions,
+)
 from .trace import TraceEstimate, hutchinson_trace
 
 __all__ = [
@@ -38,6 +47,7 @@ __all__ = [
     "Estimate",
     "GradNorms",
     "PCAResult",
+    "Plane",
     "ParamGroup",
     "ParamSnapshots",
     "StopBelow",
@@ -49,9 +59,11 @@ __all__ = [
     "activation_maps",
     "count_params",
     "dense_hessian",
+    "filter_normalize",
     "find_critical",
     "flatten_params",
     "func_grad_hessian",
+    "functional_loss",
     "grad_norm",
     "grad_norms_per_layer",
     "hessian_eigenvalues",
@@ -69,11 +81,15 @@ __all__ = [
     "loss_grad",
     "loss_grad_norm",
     "loss_input_grad_norms",
+    "loss_surface",
     "make_loss_fn",
     "minimal_ratio",
     "mlp_mse_grad_hessian",
     "mlp_mse_objective",
     "param_groups",
+    "pca_plane",
+    "project",
+    "random_directions",
     "restrict",
     "sharpness",
     "spectral_density",
