@@ -10,7 +10,7 @@ import torch
 
 from trainlab import runs
 from trainlab.report import Figure
-from trainlab.run_context import METRIC_OBSERVERS, RunContext
+from trainlab.run_context import RunContext
 from trainlab.run_folder import (
     atomic_write_json,
     atomic_write_text,
@@ -76,16 +76,12 @@ def test_truncate_metrics_drops_rows_after_checkpoint(tmp_path):
 
 
 def test_observers_see_every_logged_batch(tmp_path):
-    seen, global_seen = [], []
+    seen = []
     ctx = RunContext(tmp_path, "t", torch.device("cpu"), 0, observers=[seen.append])
-    runs.METRIC_OBSERVERS.append(global_seen.append)  # the old import path, same list
-    try:
-        ctx.log([{"epoch": 1, "loss": 0.5}])
-        ctx.log(iter([{"epoch": 2, "loss": 0.25}, {"epoch": 2, "loss": 0.125}]))
-    finally:
-        runs.METRIC_OBSERVERS.remove(global_seen.append)
-    assert runs.METRIC_OBSERVERS is METRIC_OBSERVERS and not METRIC_OBSERVERS
-    assert [len(b) for b in seen] == [1, 2] and seen == global_seen
+    ctx.log([{"epoch": 1, "loss": 0.5}])
+    ctx.log(iter([{"epoch": 2, "loss": 0.25}, {"epoch": 2, "loss": 0.125}]))
+    assert not hasattr(runs, "METRIC_OBSERVERS")  # observers come by argument only
+    assert [len(b) for b in seen] == [1, 2]
     assert [r["loss"] for r in read_metrics(ctx.metrics_path)] == [0.5, 0.25, 0.125]
 
 

@@ -110,12 +110,40 @@ def load(run_dir: str | Path) -> Run:
     return Run(path)
 
 
-def sweep(exp: str, sampler: str = "tpe", trials: int | None = None,
-          sets: dict[str, Any] | None = None, **options: Any) -> Path:
-    """Run `trainlab sweep EXP` from Python; returns the sweep folder (see `trainlab.sweep`)."""
-    from trainlab.sweep import run_sweep
+def sweep(exp: str, sampler: str = "tpe", trials: int | None = None, *,
+          space: str | Path | dict | None = None, objective: str | None = None,
+          direction: str | None = None, storage: str | None = None, study: str | None = None,
+          workers: int = 1, preset: str = "full", sets: dict[str, Any] | None = None,
+          config_file: str | Path | None = None, seed: int | None = None,
+          device: str = "auto", runs_dir: str | Path = "runs", out: str | Path | None = None,
+          population: int = 30, crossover: str = "uniform", mutation_prob: float | None = None,
+          pruner: str = "none", prune_on: str | None = None, report: bool = True,
+          echo: bool = True) -> Path:
+    """Run a hyperparameter sweep of experiment `exp` (like `trainlab sweep`); returns its folder.
 
-    return run_sweep(exp, sampler=sampler, trials=trials, sets=sets, **options)
+    The options are those of the command, typed: `space` is a TOML file or its tables as
+    a dict (`{"lrs": {"type": "float", "low": 1e-4, "high": 1.0, "log": True}}`), None for
+    the experiment's declared space; `objective` a dotted summary key (default: the
+    experiment's); `sets` config values fixed for every trial (`{"epochs": 3}`);
+    `storage` None (in memory), `journal:PATH`, `postgresql://…`, `sqlite:///…` or
+    `env:VAR`. `report=False` writes trials.csv and best.json but no figures or
+    report.html; `echo=False` prints nothing (the trials' lines go to stderr otherwise).
+    Raises `BadInput` (before anything is written) for bad input, and `RunFailed`
+    when the study ends with fewer finished trials than `trials`.
+    """
+    from trainlab.sweeps.settings import Settings, run_sweep
+
+    settings = Settings.from_options(
+        exp, sampler=sampler, trials=trials, space=space, objective=objective,
+        direction=direction, storage=storage, study=study, workers=workers, preset=preset,
+        sets=sets, config_file=config_file, seed=seed, device=device, runs_dir=runs_dir,
+        out=out, population=population, crossover=crossover, mutation_prob=mutation_prob,
+        pruner=pruner, prune_on=prune_on)
+    result = run_sweep(settings, report="page" if report else "tables", echo=echo)
+    if result.exit_code != 0:
+        raise RunFailed(f"sweep {exp}: {result.finished} of {result.target} trials finished"
+                        + (f" ({result.why})" if result.why else "") + f" ({result.path})")
+    return result.path
 
 
 def diagnose(model, data, loss: Any = None, *, checkpoint: Any = None, compare: Any = None,

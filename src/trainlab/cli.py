@@ -64,12 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_diagnose(sub.add_parser("diagnose", help="every diagnostic on your own model "
                                 "(SPEC.py: model(), data(), loss)"))
-    try:
-        from trainlab.sweep import add_arguments as add_sweep
-    except ImportError:
-        add_sweep = None
-    if add_sweep is not None:
-        add_sweep(sub.add_parser("sweep", help="hyperparameter search with Optuna"))
+    from trainlab.sweeps.command import add_arguments as add_sweep
+
+    add_sweep(sub.add_parser("sweep", help="hyperparameter search with Optuna"))
     return parser
 
 
@@ -100,7 +97,19 @@ def _cmd_show(exp_id: str) -> int:
         over = exp.presets.get(name, {})
         text = ", ".join(f"{k}={json.dumps(v)}" for k, v in over.items()) or "(defaults)"
         print(f"  {name}: {text}")
+    if exp.sweep is not None:
+        _show_sweep(exp.sweep)
     return 0
+
+
+def _show_sweep(sweep) -> None:
+    """The declared defaults of `trainlab sweep EXP` (objective, objectives, space)."""
+    print(f"\nsweep (trainlab sweep): objective {sweep.objective} ({sweep.direction})")
+    others = ", ".join(f"{k} ({d})" for k, d in sweep.objectives.items() if k != sweep.objective)
+    print(f"  other objectives (# = list index): {others or '-'}")
+    print(f"  space: {', '.join(sweep.space)}")
+    if sweep.sets:
+        print("  fixed: " + ", ".join(f"{k}={json.dumps(v)}" for k, v in sweep.sets.items()))
 
 
 def _finish(outcome, as_json: bool) -> int:

@@ -28,3 +28,11 @@ class Diverged(RunFailed):
         self.model = model
         where = f" ({model})" if model else ""
         super().__init__(f"diverged at epoch {epoch} (loss={loss}){where}")
+
+
+class StopRun(TrainlabError):
+    """Raised by a metrics observer to end a run early on purpose (a sweep's pruner).
+
+    The runner records such a run as failed with this message as the reason, and its
+    `Outcome` says `pruned`.
+    """

@@ -25,6 +25,7 @@ from typing import Any
 from trainlab.errors import BadInput
 
 CHAPTERS = ("basics", "deep vs shallow", "optimization", "generalization", "sweeps")
+DIRECTIONS = ("minimize", "maximize")
 PACKAGE = "trainlab.experiments"
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -85,6 +86,48 @@ def missing_summary_keys(summary: Any, keys: tuple[str, ...]) -> list[str]:
 
 
 @dataclass(frozen=True)
+class Sweep:
+    """What `trainlab sweep EXP` does with no --objective, --space or --set.
+
+    `objectives` maps every summary.json number a sweep may optimise (dotted key, `#`
+    for a list index: `runs.#.final_loss`) to its direction; `objective` is one of
+    them. `space` holds the TOML tables of the default search space (dotted config keys)
+    and `sets` config values fixed with it.
+    """
+
+    objective: str
+    objectives: dict[str, str]
+    space: dict[str, dict]
+    sets: dict = field(default_factory=dict)
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if self.direction_of(self.objective) is None:
+            raise ValueError(f"sweep objective {self.objective!r} is not in its objectives")
+        bad = sorted(k for k, d in self.objectives.items() if d not in DIRECTIONS)
+        if bad:
+            raise ValueError(f"sweep objectives {bad}: direction must be minimize or maximize")
+        if not self.space:
+            raise ValueError("a sweep needs a default space")
+
+    @property
+    def direction(self) -> str:
+        """The direction of the default objective."""
+        return self.direction_of(self.objective) or "minimize"
+
+    def direction_of(self, key: str) -> str | None:
+        """The direction of summary key `key` (`runs.2.final_loss` matches `runs.#.final_loss`);
+        None when it is not one of the objectives."""
+        parts = key.split(".")
+        for pattern, direction in self.objectives.items():
+            want = pattern.split(".")
+            if len(want) == len(parts) and all(
+                    w == p or (w == "#" and p.isdigit()) for w, p in zip(want, parts, strict=True)):
+                return direction
+        return None
+
+
+@dataclass(frozen=True)
 class Experiment:
     """What the registry knows of one experiment."""
 
@@ -99,9 +142,7 @@ class Experiment:
     headline: tuple[str, ...] = ()
     references: tuple[str, ...] = ()
     summary_keys: tuple[str, ...] = ()
-    sweep_space: dict = field(default_factory=dict)
-    sweep_objective: str = ""
-    sweep_direction: str = "minimize"
+    sweep: Sweep | None = None
 
     def missing_keys(self, summary: Any) -> list[str]:
         """The guaranteed `summary_keys` that this summary lacks (see `missing_summary_keys`)."""
@@ -116,12 +157,12 @@ def experiment(exp_id: str, *, config: type, purpose: str, chapter: str,
                presets: dict[str, dict] | None = None, question: str = "",
                what_to_look_at: str = "", headline: tuple[str, ...] = (),
                references: tuple[str, ...] = (), summary_keys: tuple[str, ...] = (),
-               sweep_space: dict | None = None, sweep_objective: str = "",
-               sweep_direction: str = "minimize") -> Callable:
+               sweep: Sweep | None = None) -> Callable:
     """Register `run(cfg, ctx) -> summary` as experiment `exp_id`.
 
     `summary_keys` are the keys every completed summary has (the runner checks them; see
-    the module docstring for the notation); `references` are markdown lines for the docs.
+    the module docstring for the notation); `references` are markdown lines for the docs;
+    `sweep` the defaults of `trainlab sweep` (the experiment's `SWEEP` block).
     """
     if chapter not in CHAPTERS:
         raise ValueError(f"unknown chapter {chapter!r} for {exp_id}")
@@ -135,8 +176,7 @@ def experiment(exp_id: str, *, config: type, purpose: str, chapter: str,
             presets=presets or {}, run=run, question=question,
             what_to_look_at=what_to_look_at, headline=tuple(headline),
             references=tuple(references), summary_keys=tuple(summary_keys),
-            sweep_space=sweep_space or {}, sweep_objective=sweep_objective,
-            sweep_direction=sweep_direction)
+            sweep=sweep)
         return run
 
     return decorate

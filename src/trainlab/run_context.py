@@ -24,10 +24,6 @@ from trainlab.run_folder import (
 
 MetricObserver = Callable[[list[dict]], None]
 
-# Observers of every batch of metric rows logged by any run of this process (a sweep
-# registers one to report intermediate values to its pruner). Prefer passing
-# `RunContext(observers=...)`; this list stays until the sweeps do.
-METRIC_OBSERVERS: list[MetricObserver] = []
 
 
 class RunContext:
@@ -93,7 +89,7 @@ class RunContext:
         """Append metric rows (`{"epoch"|"step", "split", "model", <metric>: float}`)."""
         rows = list(rows)
         append_metrics(self.metrics_path, rows)
-        for observer in [*self.observers, *METRIC_OBSERVERS]:
+        for observer in self.observers:  # a sweep's pruner may raise StopRun here
             observer(rows)
 
     def truncate_metrics(self, fit: str, after_epoch: int) -> None:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import traceback
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ import torch
 
 from trainlab import __version__, engine
 from trainlab.config import from_dict, resolve, to_dict
-from trainlab.errors import BadInput, RunFailed
+from trainlab.errors import BadInput, RunFailed, StopRun
 from trainlab.progress import default_enabled
 from trainlab.registry import Experiment, get
 from trainlab.replicates import (
@@ -133,7 +134,7 @@ def _with_claims(report, exp: Experiment, summary: dict | None, seeds: list[int]
 
 def _run_in(exp: Experiment, cfg, path: Path, device: torch.device, resume: bool,
             created: bool, progress: bool | None, status: dict, quiet: bool = False,
-            seeds: list[int] | None = None) -> Outcome:
+            seeds: list[int] | None = None, observers: Sequence[Callable] = ()) -> Outcome:
     started = time.time()
     status.update(state="running", reason=None, finished=None)
     atomic_write_json(path / "status.json", status)
@@ -147,10 +148,11 @@ def _run_in(exp: Experiment, cfg, path: Path, device: torch.device, resume: bool
         torch.backends.cudnn.benchmark = False
     show = default_enabled() if progress is None else progress
     ctx = RunContext(path, exp.id, device, cfg.seed, resume=resume, progress=show,
-                     quiet=quiet)
+                     quiet=quiet, observers=observers)
     title = cfg.title or exp.id
     summary = None
     state, reason, code = "completed", None, EXIT_OK
+    shown_state = None  # when the Outcome says more than status.json (pruned)
     try:
         summary = run_replicates(exp, cfg, seeds or [cfg.seed], ctx,
                                  on_replicate=_report_replicate(exp, status))
@@ -163,6 +165,8 @@ def _run_in(exp: Experiment, cfg, path: Path, device: torch.device, resume: bool
         raise
     except RunFailed as exc:
         state, reason, code = "failed", str(exc), EXIT_FAILED
+    except StopRun as exc:  # an observer (a sweep's pruner) ended it on purpose
+        state, reason, code, shown_state = "failed", str(exc), EXIT_FAILED, "pruned"
     except KeyboardInterrupt:
         state, reason, code = "interrupted", "interrupted by the user", EXIT_INTERRUPTED
     except Exception as exc:  # a bug: keep the traceback, fail the run cleanly
@@ -188,30 +192,34 @@ def _run_in(exp: Experiment, cfg, path: Path, device: torch.device, resume: bool
         save_report(path, _with_claims(report, exp, summary, seeds))
     finally:
         atomic_write_json(path / "status.json", status)
-    return Outcome(path, state, code, reason, summary)
+    return Outcome(path, shown_state or state, code, reason, summary)
 
 
 def execute(exp_id: str, *, preset: str = "full", sets: dict | None = None,
             config_file: str | Path | None = None, seed: int | None = None,
             device: str = "auto", out: str | Path | None = None,
             runs_dir: str | Path = "runs", progress: bool | None = None,
-            quiet: bool = False, seeds: int | str | None = None) -> Outcome:
+            quiet: bool = False, seeds: int | str | None = None,
+            observers: Sequence[Callable] = ()) -> Outcome:
     """Run experiment `exp_id` and return its outcome (see module docstring).
 
     seeds: the number of replicates (seeds seed, seed+1, …); by default the preset's
-    (the experiment's `REPLICATES`).
+    (the experiment's `REPLICATES`). observers: called with every batch of metric rows
+    the run logs; one may raise `trainlab.errors.StopRun` to end the run (the outcome's
+    state is then `pruned`, status.json says failed with the reason).
     """
     exp = get(exp_id)
     cfg = resolve(exp.config, exp.presets, preset, config_file, sets, seed)
     n = None if seeds is None else parse_count(seeds)
     return execute_experiment(exp, cfg, preset=preset, device=resolve_device(device), out=out,
-                              runs_dir=runs_dir, progress=progress, quiet=quiet, seeds=n)
+                              runs_dir=runs_dir, progress=progress, quiet=quiet, seeds=n,
+                              observers=observers)
 
 
 def execute_experiment(exp: Experiment, cfg, *, preset: str, device: torch.device,
                        out: str | Path | None = None, runs_dir: str | Path = "runs",
                        progress: bool | None = None, quiet: bool = False,
-                       seeds: int | None = None) -> Outcome:
+                       seeds: int | None = None, observers: Sequence[Callable] = ()) -> Outcome:
     """Run an `Experiment` object with a resolved config into a new run folder.
 
     `execute` after the registry lookup; also the path of experiments that are not in
@@ -236,7 +244,7 @@ def execute_experiment(exp: Experiment, cfg, *, preset: str, device: torch.devic
     status = {"state": "running", "reason": None, "started": utc_now(), "finished": None,
               "seconds": 0.0}
     outcome = _run_in(exp, cfg, path, dev, resume=False, created=True, progress=progress,
-                      status=status, quiet=quiet, seeds=replicate_seeds)
+                      status=status, quiet=quiet, seeds=replicate_seeds, observers=observers)
     if out is None:
         write_index(runs_dir)
     return outcome

@@ -18,7 +18,7 @@ from typing import Literal
 
 from trainlab.config import BaseConfig, option
 from trainlab.errors import RunFailed
-from trainlab.registry import _REGISTRY, experiment
+from trainlab.registry import _REGISTRY, Sweep, experiment
 
 EXP_ID = "sweep-fake"
 CLI = Path(__file__).with_name("sweep_cli.py")
@@ -59,8 +59,15 @@ def register() -> None:
     """Register the experiment (idempotent)."""
     if EXP_ID not in _REGISTRY:
         experiment(EXP_ID, config=FakeConfig, chapter="sweeps", presets={"smoke": {}},
-                   purpose="test-only: a known function of its config",
-                   sweep_objective="value")(_run)
+                   purpose="test-only: a known function of its config", sweep=SWEEP)(_run)
+
+
+SWEEP = Sweep(objective="value",
+              objectives={"value": "minimize", "val_loss": "minimize",
+                          "nested.values.#": "minimize", "lr": "maximize"},
+              space={"x": {"type": "float", "low": -1.0, "high": 1.0},
+                     "opt": {"type": "categorical", "choices": ["a", "b"]}},
+              sets={"k": 2})
 
 
 def unregister() -> None:

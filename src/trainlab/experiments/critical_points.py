@@ -25,7 +25,7 @@ import torch
 from trainlab.config import BaseConfig, option
 from trainlab.data import parse_expression
 from trainlab.errors import BadInput
-from trainlab.registry import experiment
+from trainlab.registry import Sweep, experiment
 from trainlab.report.plots import new_figure
 
 QUESTION = ("What does the Hessian say about a critical point, and how well does "
@@ -73,6 +73,24 @@ class Config(BaseConfig):
 
 
 PRESETS = {"smoke": {"grid": 7, "newton_steps": 30}, "quick": {"grid": 11}}
+
+# What `trainlab sweep` optimises and searches with no --objective or --space.
+SWEEP = Sweep(
+    objective="n_points",
+    objectives={
+        "n_points": "maximize",
+        "n_min": "maximize",
+        "n_max": "maximize",
+        "n_saddle": "maximize",
+        "n_degenerate": "minimize",
+        "lms.max_abs_diff": "minimize",
+    },
+    space={
+        "grid": {"type": "int", "low": 5, "high": 15},
+        "newton_steps": {"type": "int", "low": 10, "high": 60},
+    },
+    note="How many starting points and Newton steps find every critical point.",
+)
 
 
 def derivatives(f, xy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -136,7 +154,7 @@ def lms_hessian(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.T
     return auto, 2.0 / len(x) * x.T @ x
 
 
-@experiment("critical-points", config=Config, presets=PRESETS, chapter="basics",
+@experiment("critical-points", config=Config, presets=PRESETS, sweep=SWEEP, chapter="basics",
             purpose="Find the critical points of f(x, y), classify them by the Hessian's "
                     "eigenvalues, and the Hessian of an LMS error surface",
             question=QUESTION, what_to_look_at=WHAT_TO_LOOK_AT, references=REFERENCES,

@@ -33,7 +33,7 @@ from trainlab.data import (
 from trainlab.errors import BadInput
 from trainlab.models import mlp
 from trainlab.optim import OptimSpec
-from trainlab.registry import experiment
+from trainlab.registry import Sweep, experiment
 from trainlab.report.plots import curves, new_figure
 from trainlab.train import Split, fit
 
@@ -88,6 +88,25 @@ PRESETS = {
     "quick": {"epochs": 120, "smooth": 10},
 }
 
+# What `trainlab sweep` optimises and searches with no --objective or --space.
+SWEEP = Sweep(
+    objective="cv_val_loss_mean",
+    objectives={
+        "cv_val_loss_mean": "minimize",
+        "cv_val_loss_std": "minimize",
+        "test_loss": "minimize",
+        "ensemble_test_loss": "minimize",
+        "gap_test_loss": "minimize",
+        "fold_results.#.val_loss": "minimize",
+    },
+    space={
+        "lr": {"type": "float", "low": 1e-3, "high": 1.0, "log": True},
+        "batch_size": {"type": "int", "low": 2, "high": 32, "log": True},
+        "width": {"type": "int", "low": 5, "high": 200, "log": True},
+    },
+    note="The network and step size with the lowest cross-validated loss.",
+)
+
 
 def load_pair(cfg: Config, run_dir: Path | None = None):
     """(train table, test table, gap or None): user files, or the built-in pair as CSV."""
@@ -135,7 +154,7 @@ def moving_average(values: np.ndarray, window: int) -> np.ndarray:
     return out / counts
 
 
-@experiment("curvefit", config=Config, presets=PRESETS, chapter="basics",
+@experiment("curvefit", config=Config, presets=PRESETS, sweep=SWEEP, chapter="basics",
             purpose="Fit a 1-D function with a gap in its training range by a 1-100-1 "
                     "sigmoid MLP, with 10-fold cross-validation",
             question=QUESTION, what_to_look_at=WHAT_TO_LOOK_AT, references=REFERENCES,

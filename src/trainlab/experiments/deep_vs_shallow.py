@@ -31,7 +31,7 @@ from trainlab.errors import BadInput
 from trainlab.experiments._common import ActivationName, standardized_mnist
 from trainlab.models import Ensemble, mlp, size_to_budget, small_cnn_spec
 from trainlab.optim import OptimSpec
-from trainlab.registry import experiment
+from trainlab.registry import Sweep, experiment
 from trainlab.report.plots import curves, new_figure
 from trainlab.train import Split, fit
 
@@ -97,6 +97,22 @@ PRESETS = {
     "quick": {"epochs": 80, "batch_size": 50, "lr": 0.005,
               "mnist": {"epochs": 2, "max_train": 2000}},
 }
+
+# What `trainlab sweep` optimises and searches with no --objective or --space.
+SWEEP = Sweep(
+    objective="mnist.0.test_accuracy",
+    objectives={
+        "mnist.#.test_accuracy": "maximize",
+        "mnist.#.test_loss": "minimize",
+        "mnist.#.train_loss": "minimize",
+        "mnist_test_accuracies.#": "maximize",
+    },
+    space={
+        "lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},
+        "batch_size": {"type": "int", "low": 16, "high": 256, "log": True},
+    },
+    note="The shared training settings, judged by the shallowest MNIST model's test accuracy.",
+)
 
 
 def converged_epoch(epochs: list[int], loss: np.ndarray, within: float) -> int:
@@ -176,7 +192,8 @@ def run_mnist(cfg: Config, ctx) -> list[dict]:
     return out
 
 
-@experiment("deep-vs-shallow", config=Config, presets=PRESETS, chapter="deep vs shallow",
+@experiment("deep-vs-shallow", config=Config, presets=PRESETS, sweep=SWEEP,
+            chapter="deep vs shallow",
             purpose="MLPs of equal parameter count and different depth on a smooth and a "
                     "non-smooth function, and CNNs of different depth on MNIST",
             question=QUESTION, what_to_look_at=WHAT_TO_LOOK_AT, references=REFERENCES,

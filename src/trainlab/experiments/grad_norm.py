@@ -24,7 +24,7 @@ from trainlab.errors import BadInput
 from trainlab.experiments._common import ActivationName, EnsembleOptimizerName
 from trainlab.models import mlp
 from trainlab.optim import OptimSpec
-from trainlab.registry import experiment
+from trainlab.registry import Sweep, experiment
 from trainlab.report.plots import new_figure
 from trainlab.train import Split, fit
 
@@ -80,6 +80,23 @@ PRESETS = {
               "max_train": 500},
     "quick": {"function": {"epochs": 40}, "mnist": {"epochs": 2}},
 }
+
+# What `trainlab sweep` optimises and searches with no --objective or --space.
+SWEEP = Sweep(
+    objective="final_loss",
+    objectives={
+        "final_loss": "minimize",
+        "final_grad_norm": "minimize",
+        "tasks.function.final_loss": "minimize",
+        "tasks.mnist.final_loss": "minimize",
+        "tasks.mnist.final_grad_norm": "minimize",
+    },
+    space={
+        "function.lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},
+        "function.batch_size": {"type": "int", "low": 8, "high": 256, "log": True},
+    },
+    note="The rate and batch size of the function fit with the lowest final loss.",
+)
 
 
 def task_data(cfg: Config, task: str, device):
@@ -158,7 +175,7 @@ def plot_task(ctx, res: dict) -> None:
                f"layer; lines are means over {k} iterations = one epoch) against the iteration.")
 
 
-@experiment("grad-norm", config=Config, presets=PRESETS, chapter="optimization",
+@experiment("grad-norm", config=Config, presets=PRESETS, sweep=SWEEP, chapter="optimization",
             purpose="Record the loss and the gradient norm (whole model and per layer) at "
                     "every iteration, on a 1-D function and on MNIST",
             question=QUESTION, what_to_look_at=WHAT_TO_LOOK_AT, references=REFERENCES,

@@ -34,7 +34,7 @@ from trainlab.errors import BadInput
 from trainlab.losses import Penalty
 from trainlab.models import ACTIVATIONS, Ensemble, mlp
 from trainlab.optim import OptimSpec
-from trainlab.registry import experiment
+from trainlab.registry import Sweep, experiment
 from trainlab.report.plots import curves, new_figure, scatter_sample
 from trainlab.runs import atomic_write_json
 from trainlab.train import Split, fit
@@ -102,6 +102,23 @@ PRESETS = {
     "quick": {"epochs": 200},
 }
 
+# What `trainlab sweep` optimises and searches with no --objective or --space.
+SWEEP = Sweep(
+    objective="best_test_accuracy",
+    objectives={
+        "best_test_accuracy": "maximize",
+        "results.#.test_accuracy": "maximize",
+        "results.#.test_loss": "minimize",
+        "results.#.train_loss": "minimize",
+    },
+    space={
+        "lr": {"type": "float", "low": 1e-3, "high": 3.0, "log": True},
+        "batch_size": {"type": "int", "low": 4, "high": 64, "log": True},
+        "l1_lambda": {"type": "float", "low": 1e-6, "high": 1e-2, "log": True},
+    },
+    note="The training settings with the best test accuracy of any activation.",
+)
+
 
 def load_table(cfg: Config, run_dir: Path | None = None):
     """The user's CSV, or the built-in table written into the run folder and read back."""
@@ -148,7 +165,7 @@ def build_model(activations: list[str], widths: list[int], seed: int,
                activation=[tuple(activations)] * len(widths), init_std=init_std)
 
 
-@experiment("height-weight", config=Config, presets=PRESETS, chapter="basics",
+@experiment("height-weight", config=Config, presets=PRESETS, sweep=SWEEP, chapter="basics",
             purpose="Classify sex from height and weight with an MLP (BCE + L1, SGD); "
                     "sigmoid, tanh and ReLU hidden units compared",
             question=QUESTION, what_to_look_at=WHAT_TO_LOOK_AT, references=REFERENCES,

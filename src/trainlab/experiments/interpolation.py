@@ -30,7 +30,7 @@ from trainlab.experiments._common import (
 )
 from trainlab.models import mlp
 from trainlab.optim import OptimSpec
-from trainlab.registry import experiment
+from trainlab.registry import Sweep, experiment
 from trainlab.report.plots import new_figure
 from trainlab.train import Split, evaluate, fit
 
@@ -93,6 +93,21 @@ PRESETS = {
               "data": {"max_train": 2000}},
 }
 
+# What `trainlab sweep` optimises and searches with no --objective or --space.
+SWEEP = Sweep(
+    objective="max_train_loss_between",
+    objectives={
+        "max_train_loss_between": "minimize",
+        "small_batch_test_accuracy": "maximize",
+        "large_batch_test_accuracy": "maximize",
+        "distance": "minimize",
+    },
+    space={
+        "lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
+    },
+    note="The learning rate that gives the lowest loss barrier between the two minima.",
+)
+
 
 def alpha_grid(lo: float, hi: float, step: float) -> list[float]:
     """α values lo, lo+step, …, hi, rounded so that 0 and 1 are hit exactly."""
@@ -114,7 +129,7 @@ def curve(cfg, theta1, theta2, alphas, splits, in_features, classes, device,
     return out
 
 
-@experiment("interpolation", config=Config, presets=PRESETS, chapter="generalization",
+@experiment("interpolation", config=Config, presets=PRESETS, sweep=SWEEP, chapter="generalization",
             purpose="Loss and accuracy along the line from a batch-64 to a batch-1024 model, "
                     "α from -1 to 2",
             question=QUESTION, what_to_look_at=WHAT_TO_LOOK_AT, references=REFERENCES,

@@ -28,7 +28,7 @@ from trainlab.data import read_data_table, write_crop_yield_csv
 from trainlab.errors import BadInput
 from trainlab.models import Ensemble
 from trainlab.optim import OptimSpec
-from trainlab.registry import experiment
+from trainlab.registry import Sweep, experiment
 from trainlab.report.plots import curves, new_figure, scatter_sample
 from trainlab.train import Split, fit
 
@@ -85,6 +85,21 @@ PRESETS = {
     "smoke": {"epochs": 5, "lrs": [0.005, 0.05, 1.5]},
     "quick": {"epochs": 20},
 }
+
+# What `trainlab sweep` optimises and searches with no --objective or --space.
+SWEEP = Sweep(
+    objective="sgd_final_loss",
+    objectives={
+        "sgd_final_loss": "minimize",
+        "max_abs_param_diff": "minimize",
+        "lr_sweep.#.final_loss": "minimize",
+    },
+    space={
+        "lr": {"type": "float", "low": 1e-4, "high": 0.5, "log": True},
+        "batch_size": {"type": "int", "low": 1, "high": 50, "log": True},
+    },
+    note="The SGD settings that come closest to least squares.",
+)
 
 
 def check_test_rows(rows: list[list[float]], n_features: int) -> None:
@@ -150,7 +165,7 @@ def _params_dict(theta: np.ndarray, rows: np.ndarray) -> dict:
             "predictions": (rows @ theta[:-1] + theta[-1]).tolist()}
 
 
-@experiment("linreg", config=Config, presets=PRESETS, chapter="basics",
+@experiment("linreg", config=Config, presets=PRESETS, sweep=SWEEP, chapter="basics",
             purpose="Train a linear neuron with SGD on a CSV table and compare it with "
                     "closed-form least squares; sweep the learning rate",
             question=QUESTION, what_to_look_at=WHAT_TO_LOOK_AT, references=REFERENCES,

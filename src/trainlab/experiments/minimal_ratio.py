@@ -50,7 +50,7 @@ from trainlab.diagnostics import (
 from trainlab.errors import BadInput
 from trainlab.models import mlp
 from trainlab.optim import OptimSpec
-from trainlab.registry import experiment
+from trainlab.registry import Sweep, experiment
 from trainlab.report.plots import new_figure
 from trainlab.runs import atomic_write_bytes
 from trainlab.train import Split, fit
@@ -104,6 +104,21 @@ PRESETS = {
     "smoke": {"runs": 6, "n_points": 60, "epochs": 5, "max_iters": 20},
     "quick": {"runs": 10},
 }
+
+# What `trainlab sweep` optimises and searches with no --objective or --space.
+SWEEP = Sweep(
+    objective="n_reached_threshold",
+    objectives={
+        "n_reached_threshold": "maximize",
+        "spearman_ratio_vs_loss_all_runs": "minimize",
+        "points.#.loss": "minimize",
+    },
+    space={
+        "lr": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True},
+        "batch_size": {"type": "int", "low": 4, "high": 64, "log": True},
+    },
+    note="The loss-phase settings after which most runs reach a near-critical point.",
+)
 
 
 def loss_phase(cfg: Config, x: torch.Tensor, y: torch.Tensor, ctx=None):
@@ -169,7 +184,7 @@ def spearman(a, b) -> float | None:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
-@experiment("minimal-ratio", config=Config, presets=PRESETS, chapter="optimization",
+@experiment("minimal-ratio", config=Config, presets=PRESETS, sweep=SWEEP, chapter="optimization",
             purpose="Train 100 small MLPs, drive each to a near-critical point (‖∇L‖ < 1e-3) "
                     "with batched Newton steps, and plot the fraction of positive Hessian "
                     "eigenvalues against the loss",

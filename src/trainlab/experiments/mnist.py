@@ -33,7 +33,7 @@ from trainlab.experiments._common import (
 )
 from trainlab.models import Ensemble, mlp_spec, pytorch_examples_cnn_spec, small_cnn_spec
 from trainlab.optim import OptimSpec
-from trainlab.registry import experiment
+from trainlab.registry import Sweep, experiment
 from trainlab.report.plots import new_figure
 from trainlab.train import Split, fit
 
@@ -108,6 +108,29 @@ PRESETS = {
     "quick": {"epochs": 3, "data": {"max_train": 2000}},
 }
 
+# What `trainlab sweep` optimises and searches with no --objective or --space.
+SWEEP = Sweep(
+    objective="test_loss",
+    objectives={
+        "test_loss": "minimize",
+        "train_loss": "minimize",
+        "test_error": "minimize",
+        "train_error": "minimize",
+        "test_accuracy": "maximize",
+        "train_accuracy": "maximize",
+    },
+    space={
+        "batch_size": {"type": "int", "low": 10, "high": 128},
+        "lr": {"type": "float", "low": 1e-8, "high": 1.0, "log": True},
+        "gamma": {"type": "float", "low": 0.01, "high": 1.0},
+        "weight_decay": {"type": "float", "low": 1e-7, "high": 1e-4, "log": True},
+    },
+    sets={"epochs": 1},
+    note=("The genetic-algorithm exercise: population 30, 28 generations; batch size in "
+          "[10, 128], lr in [1e-8, 1], gamma in [0, 1] (the config wants gamma > 0, so "
+          "0.01), weight decay in [1e-7, 1e-4]; fitness = test loss after one epoch."),
+)
+
 
 def load_data(cfg: Config, device: torch.device):
     """The dataset (subsets taken with a seeded permutation), standardized, on `device`."""
@@ -152,7 +175,7 @@ def confusion_matrix(y: torch.Tensor, pred: torch.Tensor, k: int) -> np.ndarray:
     return np.bincount((y * k + pred).cpu().numpy(), minlength=k * k).reshape(k, k)
 
 
-@experiment("mnist", config=Config, presets=PRESETS, chapter="basics",
+@experiment("mnist", config=Config, presets=PRESETS, sweep=SWEEP, chapter="basics",
             purpose="Classify MNIST digits with an MLP or a CNN (the pytorch/examples CNN by "
                     "default); curves, confusion matrix, activation maps, weight histograms",
             question=QUESTION, what_to_look_at=WHAT_TO_LOOK_AT, references=REFERENCES,

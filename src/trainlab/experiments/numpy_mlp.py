@@ -33,7 +33,7 @@ from trainlab.numpy_nn import (
     max_relative_error,
     train,
 )
-from trainlab.registry import experiment
+from trainlab.registry import Sweep, experiment
 from trainlab.report.plots import lambda_sweep_figure, new_figure
 
 QUESTION = ("Are hand-written backpropagation gradients right, what do L1 and L2 "
@@ -90,6 +90,23 @@ PRESETS = {
               "l2_lambdas": [0.0, 1e-2]},
     "quick": {"epochs": 40, "momentum_epochs": 10},
 }
+
+# What `trainlab sweep` optimises and searches with no --objective or --space.
+SWEEP = Sweep(
+    objective="momentum.momentum_loss",
+    objectives={
+        "momentum.momentum_loss": "minimize",
+        "momentum.sgd_loss": "minimize",
+        "lambda_sweep.#.test_loss": "minimize",
+        "lambda_sweep.#.min_test_loss": "minimize",
+        "grad_check_max_rel_error": "minimize",
+    },
+    space={
+        "momentum": {"type": "float", "low": 0.0, "high": 0.99},
+        "momentum_lr": {"type": "float", "low": 1e-3, "high": 0.3, "log": True},
+    },
+    note="The momentum and rate that train the NumPy MLP furthest.",
+)
 
 
 def load(cfg: Config):
@@ -150,7 +167,7 @@ def grad_check(cfg: Config) -> list[dict]:
     return rows
 
 
-@experiment("numpy-mlp", config=Config, presets=PRESETS, chapter="basics",
+@experiment("numpy-mlp", config=Config, presets=PRESETS, sweep=SWEEP, chapter="basics",
             purpose="A from-scratch NumPy MLP: gradient check against finite differences and "
                     "autograd, L1/L2 λ sweep, SGD vs momentum",
             question=QUESTION, what_to_look_at=WHAT_TO_LOOK_AT, references=REFERENCES,

@@ -30,7 +30,7 @@ from trainlab.experiments._common import (
 )
 from trainlab.models import Ensemble, mlp_spec, small_cnn_spec
 from trainlab.optim import OPTIMIZER_INFO, OptimizerName, OptimSpec
-from trainlab.registry import experiment
+from trainlab.registry import Sweep, experiment
 from trainlab.report.plots import curves, new_figure
 from trainlab.train import Split, fit
 
@@ -97,6 +97,22 @@ PRESETS = {
     "quick": {"epochs": 5, "data": {"max_train": 2000}},
 }
 
+# What `trainlab sweep` optimises and searches with no --objective or --space.
+SWEEP = Sweep(
+    objective="best_test_error",
+    objectives={
+        "best_test_error": "minimize",
+        "results.#.test_error": "minimize",
+        "results.#.test_loss": "minimize",
+        "lr_spread.#.spread": "minimize",
+    },
+    space={
+        "momentum": {"type": "float", "low": 0.0, "high": 0.99},
+        "batch_size": {"type": "int", "low": 16, "high": 256, "log": True},
+    },
+    note="The momentum and batch size under which the best optimizer does best.",
+)
+
 
 def load_data(cfg: Config, device: torch.device):
     """Standardized train/test images (N, 1, 28, 28) on `device`, subsets as `load_subsets`."""
@@ -137,7 +153,7 @@ def _row(result, e: int, opt: str, lr: float) -> dict:
             "train_loss": float(h.final("train", "loss")[e]), "diverged": False}
 
 
-@experiment("optimizers", config=Config, presets=PRESETS, chapter="optimization",
+@experiment("optimizers", config=Config, presets=PRESETS, sweep=SWEEP, chapter="optimization",
             purpose="Train one MNIST MLP with SGD, momentum, Adagrad, Adadelta, Adam and "
                     "L-BFGS; compare curves by epoch and by wall time, and lr sensitivity",
             question=QUESTION, what_to_look_at=WHAT_TO_LOOK_AT, references=REFERENCES,

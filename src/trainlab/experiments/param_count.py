@@ -30,7 +30,7 @@ from trainlab.experiments._common import (
 )
 from trainlab.models import mlp
 from trainlab.optim import OptimSpec
-from trainlab.registry import experiment
+from trainlab.registry import Sweep, experiment
 from trainlab.report.plots import new_figure
 from trainlab.train import Split, fit
 
@@ -84,11 +84,26 @@ PRESETS = {
               "data": {"max_train": 2000}},
 }
 
+# What `trainlab sweep` optimises and searches with no --objective or --space.
+SWEEP = Sweep(
+    objective="best_test_accuracy",
+    objectives={
+        "best_test_accuracy": "maximize",
+        "models.#.test_accuracy": "maximize",
+        "models.#.test_loss": "minimize",
+    },
+    space={
+        "lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
+        "batch_size": {"type": "int", "low": 16, "high": 256, "log": True},
+    },
+    note="The training settings with the best test accuracy of any width.",
+)
+
 
 METRICS = ("train_loss", "test_loss", "train_accuracy", "test_accuracy")
 
 
-@experiment("param-count", config=Config, presets=PRESETS, chapter="generalization",
+@experiment("param-count", config=Config, presets=PRESETS, sweep=SWEEP, chapter="generalization",
             purpose="Train and test loss and accuracy of 10+ MLP widths against their "
                     "parameter count",
             question=QUESTION, what_to_look_at=WHAT_TO_LOOK_AT, references=REFERENCES,

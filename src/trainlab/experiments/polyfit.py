@@ -20,7 +20,7 @@ from trainlab.config import BaseConfig, option
 from trainlab.diagnostics import ParamSnapshots
 from trainlab.models import Ensemble
 from trainlab.optim import OptimSpec
-from trainlab.registry import experiment
+from trainlab.registry import Sweep, experiment
 from trainlab.report.plots import curves, new_figure
 from trainlab.train import Split, fit
 
@@ -80,6 +80,22 @@ PRESETS = {
     "quick": {"epochs": 100, "snapshot_epochs": [5, 10, 20, 50, 100]},
 }
 
+# What `trainlab sweep` optimises and searches with no --objective or --space.
+SWEEP = Sweep(
+    objective="best_max_abs_coeff_error",
+    objectives={
+        "best_max_abs_coeff_error": "minimize",
+        "runs.#.max_abs_coeff_error": "minimize",
+        "runs.#.final_loss": "minimize",
+    },
+    space={
+        "lrs": {"type": "float", "low": 1e-4, "high": 1.0, "log": True},
+        "batch_size": {"type": "int", "low": 10, "high": 200, "log": True},
+    },
+    note=("The learning rate and batch size that recover the coefficients best (one rate "
+          "per trial)."),
+)
+
 
 def polynomial_text(coeffs: list[float], var: str = "x") -> str:
     """`y = +6.19 x^4 -4.80 x^3 … +1.23` from coefficients, constant term first."""
@@ -128,7 +144,7 @@ def _coeffs(flat: torch.Tensor) -> list[float]:
     return [float(flat[-1])] + [float(v) for v in flat[:-1]]
 
 
-@experiment("polyfit", config=Config, presets=PRESETS, chapter="basics",
+@experiment("polyfit", config=Config, presets=PRESETS, sweep=SWEEP, chapter="basics",
             purpose="Fit a random degree-4 polynomial with SGD and SmoothL1 at three "
                     "learning rates, against closed-form least squares",
             question=QUESTION, what_to_look_at=WHAT_TO_LOOK_AT, references=REFERENCES,

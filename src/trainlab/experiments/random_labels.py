@@ -38,7 +38,7 @@ from trainlab.experiments._common import (
 )
 from trainlab.models import mlp
 from trainlab.optim import OptimSpec
-from trainlab.registry import experiment
+from trainlab.registry import Sweep, experiment
 from trainlab.report.plots import new_figure
 from trainlab.runs import atomic_write_bytes
 from trainlab.stats import mean_band
@@ -100,6 +100,24 @@ PRESETS = {
               "data": {"max_train": 500, "max_test": 200}},
     "quick": {"epochs": 30, "model": {"widths": [256]}, "data": {"max_train": 1000}},
 }
+
+# What `trainlab sweep` optimises and searches with no --objective or --space.
+SWEEP = Sweep(
+    objective="random_train_accuracy",
+    objectives={
+        "random_train_accuracy": "maximize",
+        "random_test_accuracy": "maximize",
+        "true.test_accuracy": "maximize",
+        "true.train_accuracy": "maximize",
+        "random.train_loss": "minimize",
+    },
+    space={
+        "lr": {"type": "float", "low": 1e-3, "high": 0.3, "log": True},
+        "momentum": {"type": "float", "low": 0.0, "high": 0.99},
+        "batch_size": {"type": "int", "low": 16, "high": 256, "log": True},
+    },
+    note="How to memorise random labels fastest.",
+)
 
 # ----------------------------------------------------------------- claims
 
@@ -170,7 +188,7 @@ def _replicate_data(cfg: Config, seeds: list[int], dev):
     return train, test, labels, classes
 
 
-@experiment("random-labels", config=Config, presets=PRESETS, chapter="generalization",
+@experiment("random-labels", config=Config, presets=PRESETS, sweep=SWEEP, chapter="generalization",
             purpose="Fit one MLP to true and to random labels: memorization without "
                     "generalization (Zhang et al. 2017)",
             question=QUESTION, what_to_look_at=WHAT_TO_LOOK_AT, references=REFERENCES,

@@ -29,7 +29,7 @@ from trainlab.experiments._common import (
 from trainlab.losses import Penalty
 from trainlab.models import mlp
 from trainlab.optim import OptimSpec
-from trainlab.registry import experiment
+from trainlab.registry import Sweep, experiment
 from trainlab.report.plots import lambda_sweep_figure, new_figure
 from trainlab.train import Split, fit
 
@@ -93,6 +93,23 @@ PRESETS = {
     "quick": {"epochs": 25},
 }
 
+# What `trainlab sweep` optimises and searches with no --objective or --space.
+SWEEP = Sweep(
+    objective="best_test_loss",
+    objectives={
+        "best_test_loss": "minimize",
+        "unregularized_test_loss": "minimize",
+        "results.#.test_accuracy": "maximize",
+        "results.#.test_loss": "minimize",
+    },
+    space={
+        "lr": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True},
+        "momentum": {"type": "float", "low": 0.0, "high": 0.99},
+        "batch_size": {"type": "int", "low": 10, "high": 200, "log": True},
+    },
+    note="The training settings with the lowest test loss of any penalty.",
+)
+
 
 def load_data(cfg: Config, device: torch.device) -> tuple[Split, Split, str]:
     """A small training set and the test set, flattened and standardized, on `device`."""
@@ -114,7 +131,7 @@ def norms(model) -> tuple[np.ndarray, np.ndarray]:
     return flat.norm(dim=1).numpy(), flat.abs().sum(1).numpy()
 
 
-@experiment("regularization", config=Config, presets=PRESETS, chapter="generalization",
+@experiment("regularization", config=Config, presets=PRESETS, sweep=SWEEP, chapter="generalization",
             purpose="An MLP on 500 MNIST digits with explicit L1/L2 penalty terms: "
                     "overfitting vs regularised, train and test curves over a λ sweep",
             question=QUESTION, what_to_look_at=WHAT_TO_LOOK_AT, references=REFERENCES,

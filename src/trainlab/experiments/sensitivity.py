@@ -41,7 +41,7 @@ from trainlab.experiments._common import (
 )
 from trainlab.models import mlp
 from trainlab.optim import OptimSpec
-from trainlab.registry import experiment
+from trainlab.registry import Sweep, experiment
 from trainlab.report.plots import new_figure
 from trainlab.train import History, Split, evaluate, fit
 
@@ -101,6 +101,21 @@ PRESETS = {
               "sharpness_examples": 500, "data": {"max_train": 1000}},
 }
 
+# What `trainlab sweep` optimises and searches with no --objective or --space.
+SWEEP = Sweep(
+    objective="sharpness_ratio_large_small",
+    objectives={
+        "sharpness_ratio_large_small": "maximize",
+        "jacobian_ratio_large_small": "maximize",
+        "results.#.test_accuracy": "maximize",
+        "results.#.sharpness": "minimize",
+    },
+    space={
+        "lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
+    },
+    note="The learning rate at which large batches end sharpest relative to small ones.",
+)
+
 
 def batch_sizes(cfg, n_train: int) -> list[int]:
     """The configured batch sizes capped at the train size, without repeats, in order."""
@@ -136,7 +151,7 @@ def train_until(cfg, ctx, bs: int, train: Split, in_features: int, classes: int)
     return model, info, history
 
 
-@experiment("sensitivity", config=Config, presets=PRESETS, chapter="generalization",
+@experiment("sensitivity", config=Config, presets=PRESETS, sweep=SWEEP, chapter="generalization",
             purpose="Loss, accuracy, input sensitivity (softmax Jacobian norm) and Keskar "
                     "sharpness of one MLP trained with 5+ batch sizes",
             question=QUESTION, what_to_look_at=WHAT_TO_LOOK_AT, references=REFERENCES,

@@ -24,7 +24,7 @@ from trainlab.errors import BadInput
 from trainlab.experiments._common import EnsembleOptimizerName, standardized_mnist
 from trainlab.models import mlp
 from trainlab.optim import OptimSpec
-from trainlab.registry import experiment
+from trainlab.registry import Sweep, experiment
 from trainlab.report.plots import new_figure
 from trainlab.runs import atomic_write_bytes
 from trainlab.train import Split, fit
@@ -73,13 +73,28 @@ PRESETS = {
     "quick": {"epochs": 6, "record_every": 1, "max_train": 2000},
 }
 
+# What `trainlab sweep` optimises and searches with no --objective or --space.
+SWEEP = Sweep(
+    objective="test_accuracy",
+    objectives={
+        "test_accuracy": "maximize",
+        "explained_variance_ratio.#": "maximize",
+        "trajectory_explained_variance_ratio.#": "maximize",
+    },
+    space={
+        "lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
+        "batch_size": {"type": "int", "low": 16, "high": 256, "log": True},
+    },
+    note="The training settings with the best test accuracy.",
+)
+
 
 def load_mnist(cfg: Config, device):
     return [t.reshape(len(t), -1).to(device) if t.is_floating_point() else t.to(device)
             for t in standardized_mnist(cfg.seed, cfg.max_train)]
 
 
-@experiment("weight-pca", config=Config, presets=PRESETS, chapter="optimization",
+@experiment("weight-pca", config=Config, presets=PRESETS, sweep=SWEEP, chapter="optimization",
             purpose="PCA of the weights of 8 MNIST trainings recorded every k epochs: joint "
                     "(whole model and layer 1) and per trajectory (Li et al. 2018)",
             question=QUESTION, what_to_look_at=WHAT_TO_LOOK_AT, references=REFERENCES,

@@ -10,92 +10,41 @@ in the same instant.
 
 Each trial is an ordinary run folder, `<sweep>/trials/<number>/`, made by
 `trainlab.runner.execute` with the trial's parameters as `--set` values. A run that
-fails (diverged, bad value) makes the trial FAIL; it never stops the sweep.
+fails (diverged, bad value) makes the trial FAIL; it never stops the sweep. The pruner
+reaches the run as an observer of its logged metrics (`execute(observers=...)`). A
+trial whose parameters equal those of a completed trial (the genetic algorithm breeds
+the same individual again) takes that trial's value instead of training again: every
+trial runs with the same seed and fixed settings.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import socket
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import optuna
 from optuna.trial import TrialState
 
-from trainlab import runs
-from trainlab.errors import BadInput, RunFailed
+from trainlab.errors import BadInput, StopRun
+from trainlab.run_folder import atomic_write_json, read_json, utc_now
 from trainlab.runner import execute
 from trainlab.sweeps.samplers import GridExhausted, GridPointSampler, make_pruner, make_sampler
+from trainlab.sweeps.settings import Settings
 from trainlab.sweeps.space import Param
-from trainlab.sweeps.storage import Liveness, StorageSpec
+from trainlab.sweeps.storage import Liveness
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 META_KEY = "trainlab"
+DEAD_WORKER = "worker stopped beating (killed?); the heartbeat failed the trial"
 
 
 class TrialFailed(Exception):
     """The trial's run did not give an objective value (the trial becomes FAIL)."""
-
-
-class PrunedRun(RunFailed):
-    """Raised inside a trial's run when the pruner stops it (the run folder says why)."""
-
-
-@dataclass
-class Settings:
-    """Everything a worker needs, checked before any folder exists."""
-
-    exp: Any
-    sampler: str
-    target: int
-    params: list[Param]
-    space_source: str
-    objective: str
-    direction: str
-    preset: str
-    config_file: str | None
-    sets: dict
-    seed: int | None
-    device: str
-    storage: StorageSpec
-    study_name: str
-    sweep_dir: Path
-    workers: int = 1
-    worker_index: int | None = None
-    population: int = 30
-    crossover: str = "uniform"
-    mutation_prob: float | None = None
-    pruner: str = "none"
-    prune_on: tuple[str, str] | None = None
-    heartbeat_interval: int = 5
-    grace_period: int = 15
-
-    def meta(self) -> dict:
-        """What a study must agree on for a worker to join it."""
-        return {"experiment": self.exp.id, "objective": self.objective,
-                "sampler": self.sampler, "space": {p.key: p.as_table() for p in self.params}}
-
-    def grid_size(self) -> int:
-        size = 1
-        for p in self.params:
-            size *= len(p.grid_values())
-        return size
-
-    def sampler_seed(self) -> int | None:
-        if self.seed is None:
-            return None
-        if self.worker_index is not None:
-            return self.seed * 1_000 + self.worker_index + 1
-        if self.storage.shared:  # several hosts may run this same command
-            return (self.seed * 1_000_003 + os.getpid() * 7_919
-                    + hash(socket.gethostname()) % 1_000_000) % 2**31
-        return self.seed
 
 
 # ------------------------------------------------------------------------ study
@@ -121,10 +70,25 @@ def open_study(s: Settings, storage):
     if meta is None:
         study.set_user_attr(META_KEY, s.meta())
     elif meta != s.meta():
-        diff = [k for k in s.meta() if meta.get(k) != s.meta()[k]]
-        raise BadInput(f"study {s.study_name!r} exists with another {', '.join(diff)}; "
-                       "choose another --study name")
+        raise BadInput(f"study {s.study_name!r} exists with {_difference(meta, s.meta())}; "
+                       "its trials would not be comparable: choose another --study name")
     return study
+
+
+def _difference(old: dict, new: dict) -> str:
+    """`another objective` or `other fixed settings (preset smoke, not quick)`."""
+    diff = [k for k in new if old.get(k) != new[k]]
+    if diff != ["fixed"]:
+        return "another " + ", ".join(k for k in diff if k != "fixed") + (
+            " and other fixed settings" if "fixed" in diff else "")
+    was, now = old.get("fixed") or {}, new["fixed"]
+    parts = [f"{k} {was.get(k)!r}, not {now[k]!r}" for k in ("preset", "sets", "seed")
+             if was.get(k) != now[k]]
+    if not parts:  # the same preset and --set values, but another config file
+        keys = sorted(k for k in now["config"] if (was.get("config") or {}).get(k)
+                      != now["config"][k])
+        parts = [f"config {', '.join(keys) or '?'} different (another --config file?)"]
+    return f"other fixed settings ({'; '.join(parts)})"
 
 
 def counts(trials) -> dict[str, int]:
@@ -180,14 +144,14 @@ def suggest(trial, p: Param) -> Any:
     return trial.suggest_float(p.key, float(p.low), float(p.high), step=p.step, log=p.log)
 
 
-@contextlib.contextmanager
-def pruning(trial, s: Settings):
-    """Report the run's logged metric to the trial each epoch; stop the run if pruned."""
+def pruning_observer(trial, s: Settings) -> tuple[list, dict[str, Any]]:
+    """([observer], state): the observer reports the run's logged metric to the trial each
+    epoch and raises StopRun when the pruner says so (state["step"] is then that epoch)."""
     state: dict[str, Any] = {"step": None}
     if s.prune_on is None or s.pruner == "none":
-        yield state
-        return
+        return [], state
     split, metric = s.prune_on
+    reported: set[int] = set()
 
     def observe(rows: list[dict]) -> None:
         by_step: dict[int, list[float]] = {}
@@ -199,57 +163,33 @@ def pruning(trial, s: Settings):
             by_step.setdefault(int(step), []).append(float(v))
         for step, values in sorted(by_step.items()):
             value = sum(values) / len(values)
-            if not math.isfinite(value) or step in trial_reported:
+            if not math.isfinite(value) or step in reported:
                 continue
-            trial_reported.add(step)
+            reported.add(step)
             trial.report(value, step)
             if trial.should_prune():
                 state["step"] = step
-                raise PrunedRun(f"pruned by the sweep at epoch {step} "
-                                f"({split}/{metric} = {value:.4g})")
+                raise StopRun(f"pruned by the sweep at epoch {step} "
+                              f"({split}/{metric} = {value:.4g})")
 
-    trial_reported: set[int] = set()
-    runs.METRIC_OBSERVERS.append(observe)
+    return [observe], state
+
+
+def _twin(trial, values: dict[str, Any]):
+    """A completed trial of the study with exactly these parameters, or None. Every trial
+    runs with the same seed and fixed settings, so its run would give the same value."""
+    for t in trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        if t.number != trial.number and t.params == values and t.value is not None:
+            return t
+    return None
+
+
+def objective_value(s: Settings, summary: dict, fail) -> float:
+    """The objective's number in a completed run's summary (`fail(reason)` for NaN/inf)."""
     try:
-        yield state
-    finally:
-        runs.METRIC_OBSERVERS.remove(observe)
-
-
-def run_trial(s: Settings, trial, liveness: Liveness) -> float:
-    """One trial: its run folder, then the objective value (or FAIL / PRUNED)."""
-    try:
-        values = {p.key: suggest(trial, p) for p in s.params}
-    except GridExhausted as exc:
-        trial.set_user_attr("skipped", str(exc))
-        raise TrialFailed(str(exc)) from None
-    out = s.sweep_dir / "trials" / str(trial.number)
-    trial.set_user_attr("run_dir", str(out.resolve()))
-    trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
-
-    def fail(reason: str) -> TrialFailed:
-        trial.set_user_attr("fail_reason", reason)
-        return TrialFailed(reason)
-
-    sets = {**s.sets, **{p.key: p.config_value(values[p.key]) for p in s.params}}
-    with liveness.beating(trial._trial_id), pruning(trial, s) as pruned:
-        try:
-            outcome = execute(s.exp.id, preset=s.preset, sets=sets, config_file=s.config_file,
-                              seed=s.seed, device=s.device, out=out, progress=False,
-                              quiet=True)
-        except BadInput as exc:
-            raise fail(f"bad input: {exc}") from None
-    if outcome.exit_code == 130:
-        raise KeyboardInterrupt
-    if pruned["step"] is not None:
-        trial.set_user_attr("pruned_at", pruned["step"])
-        raise optuna.TrialPruned(outcome.reason)
-    if outcome.state != "completed":
-        raise fail(outcome.reason or outcome.state)
-    try:
-        value = lookup(outcome.summary, s.objective)
+        value = lookup(summary, s.objective)
     except KeyError:
-        known = ", ".join(scalar_keys(outcome.summary)[:25])
+        known = ", ".join(scalar_keys(summary)[:25])
         raise BadInput(f"--objective {s.objective}: not in the summary of {s.exp.id} "
                        f"(numbers there: {known})") from None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -261,12 +201,73 @@ def run_trial(s: Settings, trial, liveness: Liveness) -> float:
     return float(value)
 
 
+def run_trial(s: Settings, trial, liveness: Liveness) -> float:
+    """One trial: its run folder, then the objective value (or FAIL / PRUNED)."""
+    try:
+        values = {p.key: suggest(trial, p) for p in s.params}
+    except GridExhausted as exc:
+        trial.set_user_attr("skipped", str(exc))
+        raise TrialFailed(str(exc)) from None
+    twin = _twin(trial, values)
+    if twin is not None:  # the genetic algorithm breeds the same individual again
+        trial.set_user_attr("same_as", twin.number)
+        trial.set_user_attr("run_dir", twin.user_attrs.get("run_dir"))
+        return float(twin.value)
+    out = s.sweep_dir / "trials" / str(trial.number)
+    trial.set_user_attr("run_dir", str(out.resolve()))
+    trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+
+    def fail(reason: str) -> TrialFailed:
+        trial.set_user_attr("fail_reason", reason)
+        return TrialFailed(reason)
+
+    sets = {**s.sets, **{p.key: p.config_value(values[p.key]) for p in s.params}}
+    observers, pruned = pruning_observer(trial, s)
+    with liveness.beating(trial._trial_id):
+        try:
+            outcome = execute(s.exp.id, preset=s.preset, sets=sets, config_file=s.config_file,
+                              seed=s.seed, device=s.device, out=out, progress=False,
+                              quiet=True, observers=observers)
+        except BadInput as exc:
+            raise fail(f"bad input: {exc}") from None
+    if outcome.exit_code == 130:
+        raise KeyboardInterrupt
+    if outcome.state == "pruned":
+        trial.set_user_attr("pruned_at", pruned["step"])
+        raise optuna.TrialPruned(outcome.reason)
+    if outcome.state != "completed":
+        raise fail(outcome.reason or outcome.state)
+    return objective_value(s, outcome.summary, fail)
+
+
+def settle_dead(trials) -> list[int]:
+    """Mark the run folder of every trial failed by the heartbeat (its worker died) as
+    failed, so that no folder says `running` forever; returns their numbers."""
+    settled = []
+    for t in trials:
+        u = t.user_attrs
+        if t.state != TrialState.FAIL or "fail_reason" in u or "same_as" in u:
+            continue
+        status_path = Path(u.get("run_dir") or "") / "status.json"
+        try:
+            status = read_json(status_path) if u.get("run_dir") else None
+        except BadInput:
+            continue
+        if isinstance(status, dict) and status.get("state") == "running":
+            status.update(state="failed", reason=DEAD_WORKER, finished=utc_now())
+            atomic_write_json(status_path, status)
+            settled.append(t.number)
+    return settled
+
+
 def _echo(s: Settings, trial: optuna.trial.FrozenTrial, finished: int) -> None:
     params = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                       for k, v in trial.params.items())
     value = f" value={trial.value:.6g}" if trial.value is not None else ""
     why = trial.user_attrs.get("fail_reason") or trial.user_attrs.get("skipped") or ""
     why = f" ({why})" if why and trial.state != TrialState.COMPLETE else ""
+    if "same_as" in trial.user_attrs:
+        why = f" (same parameters as trial {trial.user_attrs['same_as']}: value reused)"
     who = f"[worker {s.worker_index}] " if s.worker_index is not None else ""
     print(f"{who}trial {trial.number} {trial.state.name}{value} {params}{why} "
           f"[{finished}/{s.target}]", file=sys.stderr, flush=True)
@@ -288,7 +289,7 @@ def _drop_waiting(study, trials) -> None:
             pass
 
 
-def work(s: Settings, study, liveness: Liveness, poll: float = 0.5) -> str:
+def work(s: Settings, study, liveness: Liveness, poll: float = 0.5, echo: bool = True) -> str:
     """Run trials until the study has `s.target` finished ones; returns why it stopped."""
     max_failed = max(10, s.target)
     grid = study.sampler if isinstance(study.sampler, GridPointSampler) else None
@@ -296,6 +297,7 @@ def work(s: Settings, study, liveness: Liveness, poll: float = 0.5) -> str:
     while True:
         liveness.reap(study)
         trials = study.get_trials(deepcopy=False)
+        settle_dead(trials)
         c = counts(trials)
         if c["finished"] >= target:
             if c["WAITING"] and not c["RUNNING"]:
@@ -315,7 +317,7 @@ def work(s: Settings, study, liveness: Liveness, poll: float = 0.5) -> str:
             except optuna.exceptions.UpdateFinishedTrialError:
                 print("trainlab sweep: a trial of this worker was failed by another worker "
                       "(missed heartbeats); going on", file=sys.stderr)
-            if done:
+            if done and echo:
                 _echo(s, done[-1], c["finished"] + (done[-1].state in FINISHED))
         elif c["RUNNING"] > 0:
             time.sleep(poll)  # other workers' trials may still fail; then take over

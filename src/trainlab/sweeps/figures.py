@@ -18,7 +18,7 @@ import numpy as np
 from optuna.trial import TrialState
 
 from trainlab.report.plots import new_figure
-from trainlab.runs import atomic_write_bytes
+from trainlab.run_folder import atomic_write_bytes
 from trainlab.sweeps.samplers import GA_GENERATION_KEY
 
 ELITE_FRACTION = 0.3

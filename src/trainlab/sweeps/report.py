@@ -41,6 +41,9 @@ def _rel(path: str | None, root: Path) -> str | None:
 
 
 def _seconds(t) -> float | None:
+    dead = t.state == TrialState.FAIL and not {"fail_reason", "skipped"} & set(t.user_attrs)
+    if "same_as" in t.user_attrs or dead:  # no run of its own, or no end that was timed
+        return None
     if t.datetime_start and t.datetime_complete:
         return round((t.datetime_complete - t.datetime_start).total_seconds(), 3)
     return None
@@ -56,6 +59,8 @@ def _note(t) -> str:
         if "skipped" in u:
             return str(u["skipped"])
         return "worker stopped beating (killed?)"
+    if "same_as" in u:
+        return f"same parameters as trial {u['same_as']}: its value, not run again"
     if "failed_trial" in t.system_attrs:
         return f"retry of trial {t.system_attrs['failed_trial']}"
     return ""
@@ -105,15 +110,35 @@ def _table(rows: list[dict], columns: list[str], links: dict[int, str] | None = 
     return table(shown, columns)
 
 
-def _best(s, trials) -> tuple[Any, dict[str, Any]]:
-    """The best completed trial (or None) and the content of best.json."""
+def best_trial(s, trials):
+    """The best completed trial (the first of equals), or None."""
     done = [t for t in trials if t.state == TrialState.COMPLETE]
-    best_t = (min if s.direction == "minimize" else max)(done, key=lambda t: t.value) \
-        if done else None
+    if not done:
+        return None
+    return (min if s.direction == "minimize" else max)(done, key=lambda t: t.value)
+
+
+def closing_line(s, study) -> str:
+    """`trainlab sweep: best trial 3: loss = 0.12 (lr=0.01) -> <its run folder>`."""
+    best = best_trial(s, study.get_trials(deepcopy=False))
+    if best is None:
+        return f"trainlab sweep: no trial completed; see {s.sweep_dir / 'report.html'}"
+    params = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                      for k, v in best.params.items())
+    run = _rel(best.user_attrs.get("run_dir"), s.sweep_dir)
+    where = s.sweep_dir / run if run else s.sweep_dir
+    return (f"trainlab sweep: best trial {best.number}: {s.objective} = {best.value:.6g} "
+            f"({params}) -> {where}")
+
+
+def _best(s, trials, root: Path) -> tuple[Any, dict[str, Any]]:
+    """The best completed trial (or None) and the content of best.json (its run folder
+    relative to the sweep folder, as in trials.csv)."""
+    best_t = best_trial(s, trials)
     return best_t, {"value": best_t.value if best_t else None,
                     "params": dict(best_t.params) if best_t else {},
                     "trial": best_t.number if best_t else None,
-                    "run_dir": best_t.user_attrs.get("run_dir") if best_t else None,
+                    "run_dir": _rel(best_t.user_attrs.get("run_dir"), root) if best_t else None,
                     "objective": s.objective, "direction": s.direction,
                     "experiment": s.exp.id, "study": s.study_name, "sampler": s.sampler}
 
@@ -168,7 +193,7 @@ def _ga_section(s, gens: dict, ga: tuple, root: Path) -> str:
             + _table(gen_rows, list(gen_rows[0])))
 
 
-def _trials_section(s, trials, rows: list[dict]) -> str:
+def _trials_section(s, trials, rows: list[dict], root: Path) -> str:
     """The 50 best completed trials, then the others, each linked to its run report."""
     done = [t for t in trials if t.state == TrialState.COMPLETE]
     shown = sorted(done, key=lambda t: t.value, reverse=s.direction == "maximize")[:50]
@@ -176,20 +201,26 @@ def _trials_section(s, trials, rows: list[dict]) -> str:
     by_number = {r["number"]: r for r in rows}
     table_rows = [by_number[t.number] for t in shown]
     links = {i: f"{r['run_dir']}/report.html" for i, r in enumerate(table_rows)
-             if r.get("run_dir") and not str(r["run_dir"]).startswith("/")}
+             if r.get("run_dir") and not str(r["run_dir"]).startswith("/")
+             and (root / r["run_dir"] / "report.html").is_file()}
     cols = ["number", "state", "value"] + [p.key for p in s.params] + \
         (["generation"] if s.sampler == "ga" else []) + ["seconds", "note"]
     return ("<h2>Trials</h2><p class='muted'>The 50 best completed trials, then the "
             "others; every trial is in trials.csv.</p>" + _table(table_rows, cols, links))
 
 
-def write_report(s, study, root: Path) -> Path:
-    """Write trials.csv, best.json, figures/ and report.html into the sweep folder."""
+def write_report(s, study, root: Path, full: bool = True) -> Path:
+    """Write trials.csv, best.json and (`full`) figures/ and report.html into the folder."""
+    from trainlab.sweeps.engine import settle_dead
+
     trials = study.get_trials(deepcopy=False)
+    settle_dead(trials)
     rows = trial_rows(s, trials, root)
     _write_csv(root / "trials.csv", rows)
-    best_t, best = _best(s, trials)
+    best_t, best = _best(s, trials, root)
     atomic_write_json(root / "best.json", best)
+    if not full:
+        return root
     (root / "figures").mkdir(exist_ok=True)
     imp, method = importances(study, s, trials)
     gens = generations(s, trials) if s.sampler == "ga" else {}
@@ -211,7 +242,7 @@ def write_report(s, study, root: Path) -> Path:
         body.append("<h2>Figures</h2>" + "".join(figures))
     if gens:
         body.append(_ga_section(s, gens, ga, root))
-    body.append(_trials_section(s, trials, rows))
+    body.append(_trials_section(s, trials, rows, root))
     body.append("<h2>Search space</h2>" + _table(
         [{"key": p.key, "distribution": p.describe()} for p in s.params],
         ["key", "distribution"]))

@@ -182,15 +182,25 @@ def parse_param(key: str, table: Any, source: str) -> Param:
         raise BadInput(f"{where}: unknown field(s) {', '.join(extra)} for type {kind} "
                        f"(allowed: {', '.join(sorted(_ALLOWED[kind]))})")
     if kind == "categorical":
-        choices = table.get("choices")
-        if not isinstance(choices, list) or not choices:
-            raise BadInput(f"{where}: 'choices' must be a non-empty list")
-        for c in choices:
-            if c is not None and not isinstance(c, (str, int, float, bool)):
-                raise BadInput(f"{where}: choice {c!r} is not a string, number or boolean")
-        if len({repr(c) for c in choices}) != len(choices):
-            raise BadInput(f"{where}: 'choices' has duplicates")
-        return Param(key, kind, choices=tuple(choices))
+        return Param(key, kind, choices=_choices(table, where))
+    low, high, log = _bounds(table, kind, where)
+    return Param(key, kind, low=low, high=high, log=log, step=_step(table, kind, log, where),
+                 grid=_grid(table, kind, low, high, where), n=_grid_count(table, where))
+
+
+def _choices(table: dict, where: str) -> tuple:
+    choices = table.get("choices")
+    if not isinstance(choices, list) or not choices:
+        raise BadInput(f"{where}: 'choices' must be a non-empty list")
+    for c in choices:
+        if c is not None and not isinstance(c, (str, int, float, bool)):
+            raise BadInput(f"{where}: choice {c!r} is not a string, number or boolean")
+    if len({repr(c) for c in choices}) != len(choices):
+        raise BadInput(f"{where}: 'choices' has duplicates")
+    return tuple(choices)
+
+
+def _bounds(table: dict, kind: str, where: str) -> tuple[Any, Any, bool]:
     for name in ("low", "high"):
         if name not in table:
             raise BadInput(f"{where}: missing '{name}'")
@@ -210,40 +220,53 @@ def parse_param(key: str, table: Any, source: str) -> Param:
         raise BadInput(f"{where}: 'low' ({low:g}) must be below 'high' ({high:g})")
     if log and low <= 0:
         raise BadInput(f"{where}: a log distribution needs low > 0, got {low:g}")
+    return low, high, log
+
+
+def _step(table: dict, kind: str, log: bool, where: str) -> float | int | None:
     step = table.get("step")
-    if step is not None:
-        step = _number(step, where, "step")
-        if step <= 0:
-            raise BadInput(f"{where}: 'step' must be > 0, got {step!r}")
-        if log:
-            raise BadInput(f"{where}: 'step' cannot be combined with log = true")
-        if kind == "int" and (isinstance(step, float) and not step.is_integer()):
-            raise BadInput(f"{where}: 'step' must be an integer for type int")
-        step = int(step) if kind == "int" else float(step)
+    if step is None:
+        return None
+    step = _number(step, where, "step")
+    if step <= 0:
+        raise BadInput(f"{where}: 'step' must be > 0, got {step!r}")
+    if log:
+        raise BadInput(f"{where}: 'step' cannot be combined with log = true")
+    if kind == "int" and (isinstance(step, float) and not step.is_integer()):
+        raise BadInput(f"{where}: 'step' must be an integer for type int")
+    return int(step) if kind == "int" else float(step)
+
+
+def _grid_count(table: dict, where: str) -> int | None:
     n = table.get("n")
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
         raise BadInput(f"{where}: 'n' (grid points) must be a positive integer")
+    return n
+
+
+def _grid(table: dict, kind: str, low, high, where: str) -> tuple | None:
     grid = table.get("grid")
-    if grid is not None:
-        if not isinstance(grid, list) or not grid:
-            raise BadInput(f"{where}: 'grid' must be a non-empty list of values")
-        for v in grid:
-            _number(v, where, "grid")
-            if not low <= v <= high:
-                raise BadInput(f"{where}: grid value {v!r} is outside [{low:g}, {high:g}]")
-            if kind == "int" and isinstance(v, float) and not v.is_integer():
-                raise BadInput(f"{where}: grid value {v!r} is not an integer")
-        grid = tuple(int(v) if kind == "int" else float(v) for v in grid)
-    return Param(key, kind, low=low, high=high, log=log, step=step, grid=grid, n=n)
+    if grid is None:
+        return None
+    if not isinstance(grid, list) or not grid:
+        raise BadInput(f"{where}: 'grid' must be a non-empty list of values")
+    for v in grid:
+        _number(v, where, "grid")
+        if not low <= v <= high:
+            raise BadInput(f"{where}: grid value {v!r} is outside [{low:g}, {high:g}]")
+        if kind == "int" and isinstance(v, float) and not v.is_integer():
+            raise BadInput(f"{where}: grid value {v!r} is not an integer")
+    return tuple(int(v) if kind == "int" else float(v) for v in grid)
 
 
-def _flatten_space(table: dict, prefix: str, source: str) -> dict[str, Any]:
+def flatten_space(table: dict, prefix: str, source: str) -> dict[str, Any]:
+    """Nested TOML tables (`[model.dropout]`) as dotted keys: `{"model.dropout": {...}}`."""
     flat: dict[str, Any] = {}
     for k, v in table.items():
         key = prefix + k
         if isinstance(v, dict) and "type" not in v and v and all(
                 isinstance(x, dict) for x in v.values()):
-            flat.update(_flatten_space(v, key + ".", source))
+            flat.update(flatten_space(v, key + ".", source))
         else:
             flat[key] = v
     return flat
@@ -262,7 +285,7 @@ def read_space_file(path: str | Path) -> dict[str, Any]:
         raise BadInput(f"--space {p}: invalid TOML: {exc}") from None
     if not table:
         raise BadInput(f"--space {p}: the space is empty")
-    return _flatten_space(table, "", str(p))
+    return flatten_space(table, "", str(p))
 
 
 def build_space(tables: dict[str, Any], exp, source: str) -> list[Param]:
@@ -297,22 +320,6 @@ def check_values(params: list[Param], exp, preset: str, config_file, sets: dict,
 
 # ------------------------------------------------------------------ defaults
 
-# The exercise that evolved a CNN on MNIST with a genetic algorithm: population 30,
-# 28 generations; batch size in [10, 128], lr in [1e-8, 1], gamma in [0, 1], weight decay
-# in [1e-7, 1e-4]; fitness = test loss after one epoch. mnist's config wants gamma > 0,
-# so its range starts at 0.01.
-GA_DEFAULTS: dict[str, dict] = {
-    "mnist": {
-        "space": {"batch_size": {"type": "int", "low": 10, "high": 128},
-                  "lr": {"type": "float", "low": 1e-8, "high": 1.0, "log": True},
-                  "gamma": {"type": "float", "low": 0.01, "high": 1.0},
-                  "weight_decay": {"type": "float", "low": 1e-7, "high": 1e-4, "log": True}},
-        "sets": {"epochs": 1},
-        "objective": "test_loss",
-        "direction": "minimize",
-    },
-}
-
 
 def derived_space(exp) -> dict[str, Any]:
     """A sensible default space from the experiment's shared config fields."""
@@ -342,15 +349,10 @@ def derived_space(exp) -> dict[str, Any]:
     return space
 
 
-def default_space(exp, sampler: str) -> tuple[dict[str, Any], str, dict]:
+def default_space(exp) -> tuple[dict[str, Any], str, dict]:
     """(tables, where they come from, fixed --set values) when no --space is given."""
-    ga = GA_DEFAULTS.get(exp.id)
-    if sampler == "ga" and ga is not None:
-        types = field_types(exp.config)
-        if all(k in types for k in ga["space"]) and all(k in types for k in ga["sets"]):
-            return dict(ga["space"]), f"the {exp.id} genetic-algorithm exercise", dict(ga["sets"])
-    if exp.sweep_space:
-        return dict(exp.sweep_space), f"{exp.id}'s declared sweep space", {}
+    if exp.sweep is not None:
+        return dict(exp.sweep.space), f"{exp.id}'s declared sweep space", dict(exp.sweep.sets)
     space = derived_space(exp)
     if not space:
         raise BadInput(f"experiment {exp.id} declares no sweep space and has no lr, "

@@ -57,10 +57,16 @@ class StorageSpec:
     kind: str  # memory | journal | rdb
     url: str  # what Optuna gets (journal: the file path)
     shown: str  # for messages and reports (no password)
+    given: str = ""  # the --storage text it was parsed from (may hold a password)
 
     @property
     def shared(self) -> bool:
         return self.kind != "memory"
+
+    def argument(self) -> str:
+        """The `--storage` value this came from, for worker processes (holds the password;
+        they run in the same folder, so a relative journal path stays valid)."""
+        return self.given
 
 
 def parse_storage(text: str | None) -> StorageSpec:
@@ -79,11 +85,11 @@ def parse_storage(text: str | None) -> StorageSpec:
             raise BadInput(f"--storage {text}: folder {parent} does not exist")
         if Path(path).is_dir():
             raise BadInput(f"--storage {text}: is a folder, expected a journal file")
-        return StorageSpec("journal", str(Path(path).expanduser()), text)
+        return StorageSpec("journal", str(Path(path).expanduser()), text, text)
     for prefix in ("postgresql://", "postgres://", "postgresql+psycopg://"):
         if text.startswith(prefix):
             url = "postgresql+psycopg://" + text[len(prefix):]
-            return StorageSpec("rdb", url, redact(text))
+            return StorageSpec("rdb", url, redact(text), text)
     if text.startswith("postgresql+"):
         raise BadInput(f"--storage {redact(text)}: trainlab talks to PostgreSQL through "
                        "psycopg 3; write postgresql://USER:PASSWORD@HOST:PORT/DB")
@@ -91,7 +97,7 @@ def parse_storage(text: str | None) -> StorageSpec:
         path = text[len("sqlite:///"):]
         if path and path != ":memory:" and not Path(path).expanduser().resolve().parent.is_dir():
             raise BadInput(f"--storage {text}: folder of the database does not exist")
-        return StorageSpec("rdb", text, text)
+        return StorageSpec("rdb", text, text, text)
     raise BadInput(f"--storage {redact(text)}: expected journal:PATH, postgresql://… or "
                    "sqlite:///PATH (or nothing for in-memory)")
 

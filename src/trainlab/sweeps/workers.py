@@ -1,15 +1,17 @@
 """Worker processes on this host: `--workers K` starts K copies of the sweep command.
 
 Each worker is the same `trainlab sweep` command with `--workers 1` against the same
-study (the storage URL travels in an environment variable, so that a password never
-shows in the process list); its output goes to `<sweep>/workers/worker-<i>.log`. The
-parent reports the study's progress, forwards an interrupt, and waits for all of them.
-A worker that dies (SIGKILL) leaves a RUNNING trial that the others fail through the
-heartbeat and run again.
+study (`child_argv`). The storage URL travels in the worker's environment, so that a
+password never shows in the process list and the caller's environment is untouched.
+A worker's output goes to `<sweep>/workers/worker-<i>.log`. The parent reports the
+study's progress, forwards an interrupt, and waits for all of them. A worker that
+dies (SIGKILL) leaves a RUNNING trial that the others fail through the heartbeat and
+run again.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -17,7 +19,11 @@ import sys
 import time
 from pathlib import Path
 
-from trainlab.sweeps.engine import Settings, counts
+from trainlab.errors import BadInput
+from trainlab.sweeps.engine import counts
+from trainlab.sweeps.settings import Settings
+
+STORAGE_ENV = "TRAINLAB_SWEEP_STORAGE"
 
 
 def worker_command() -> list[str]:
@@ -33,11 +39,49 @@ def worker_command() -> list[str]:
     return [sys.executable, "-m", "trainlab"]
 
 
-def run_workers(s: Settings, study, child_argv: list[str]) -> tuple[list[int], list[Path]]:
-    """Start `s.workers` processes of `child_argv`, report progress, wait for all of them."""
+def child_argv(s: Settings) -> list[str]:
+    """The command line of one worker process (same sweep, one worker, no report)."""
+    argv = ["sweep", s.exp.id, "--sampler", s.sampler, "--trials", str(s.target),
+            "--storage", f"env:{STORAGE_ENV}", "--study", s.study_name,
+            "--out", str(s.sweep_dir.resolve()), "--workers", "1", "--no-report",
+            "--objective", s.objective, "--direction", s.direction,
+            "--population", str(s.population), "--crossover", s.crossover,
+            "--pruner", s.pruner, "--preset", s.preset, "--device", s.device,
+            "--heartbeat-interval", str(s.heartbeat_interval),
+            "--grace-period", str(s.grace_period),
+            "--space-json", json.dumps({p.key: p.as_table() for p in s.params})]
+    if s.config_file:
+        argv += ["--config", str(Path(s.config_file).resolve())]
+    if s.mutation_prob is not None:
+        argv += ["--mutation-prob", repr(s.mutation_prob)]
+    if s.prune_on:
+        argv += ["--prune-on", "/".join(s.prune_on)]
+    if s.seed is not None:
+        argv += ["--seed", str(s.seed)]
+    for key, value in s.sets.items():
+        argv += ["--set", f"{key}={json.dumps(value)}"]
+    return argv
+
+
+def run_workers(s: Settings, study) -> None:
+    """Run the sweep in `s.workers` processes; BadInput when every one refused its input."""
+    rcs, logs = _start_and_wait(s, study, child_argv(s))
+    errors = [last_error_line(log) for log, rc in zip(logs, rcs, strict=True) if rc == 2]
+    if errors and len(errors) == len(rcs) and errors[0]:
+        raise BadInput(errors[0])
+    killed = [i for i, rc in enumerate(rcs) if rc not in (0, 3)]
+    if killed:
+        print(f"trainlab sweep: worker(s) {', '.join(map(str, killed))} ended with "
+              f"{', '.join(str(rcs[i]) for i in killed)} (see {s.sweep_dir}/workers/)",
+              file=sys.stderr)
+
+
+def _start_and_wait(s: Settings, study, argv: list[str]) -> tuple[list[int], list[Path]]:
+    """Start `s.workers` processes of `argv`, report progress, wait for all of them."""
     logs_dir = s.sweep_dir / "workers"
     logs_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
+    env[STORAGE_ENV] = s.storage.argument()
     threads = max(1, (os.cpu_count() or 1) // s.workers)
     env.setdefault("OMP_NUM_THREADS", str(threads))
     env.setdefault("MKL_NUM_THREADS", str(threads))
@@ -48,7 +92,7 @@ def run_workers(s: Settings, study, child_argv: list[str]) -> tuple[list[int], l
             logs.append(log)
             with log.open("ab") as fh:
                 procs.append(subprocess.Popen(
-                    worker_command() + child_argv + ["--worker-index", str(i)],
+                    worker_command() + argv + ["--worker-index", str(i)],
                     stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env))
         print(f"trainlab sweep: {s.workers} workers on study {s.study_name!r} "
               f"({s.storage.shown}); logs in {logs_dir}", file=sys.stderr, flush=True)
