@@ -201,14 +201,8 @@ class KeyValues(Block):
 
 
 @dataclass
-class Hint(Block):
-    """Text in a highlighted box (the "what to look at" guide)."""
-
-    text: str
-    title: str | None = None
-
-    def render_markdown(self) -> list[str]:
-        return [self.text, ""]
+class Hint(Text):
+    """Text in a highlighted box (the "what to look at" guide); markdown as `Text`."""
 
     def render_html(self) -> str:
         return f"<div class='hint'>{markdown_to_html(self.text)}</div>"
