@@ -46,7 +46,7 @@ def _center_member(smoke):
 
 
 def test_grid_equals_loading_each_point(smoke):
-    from trainlab.experiments._classification import standardized_mnist
+    from trainlab.experiments._common import standardized_mnist
 
     saved, model, s = _center_member(smoke)
     x, y, xt, yt = standardized_mnist(0, 500)
