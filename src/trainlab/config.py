@@ -31,7 +31,11 @@ def option(default: Any, help: str, *, minimum: float | None = None,
            positive: bool = False) -> Any:
     """A dataclass field with a help text and an optional range check.
 
-    Mutable defaults (lists, dicts) are copied for each instance.
+    `positive`: every value (each item of a list) must be > 0; fields named in
+    `POSITIVE_FIELDS` (`epochs`, `lr`, `batch_size`, ...) are positive without saying so.
+    `minimum`: every value must be >= minimum. `leaf_fields` reports the resulting range,
+    and `trainlab show` and the docs print it. Mutable defaults (lists, dicts) are copied
+    for each instance.
     """
     meta = {"help": help, "minimum": minimum, "positive": positive}
     if isinstance(default, (list, dict)):
