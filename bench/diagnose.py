@@ -105,7 +105,8 @@ def trace_cases(model, x, y, crit, f, theta, exact: float, args) -> list[dict]:
         mine_s, mine = timed_result(lambda n=probes: hutchinson_trace(f, theta, n_probes=n),
                                     args.repeats, args.clock)
         cases.append({"size": {"P": theta.numel(), "N": N, "probes": probes},
-                      "task": "trace", "baseline": peer.label, "baseline_s": round(base_s, 4),
+                      "task": "trace", "baseline": peer.trace_label,
+                      "baseline_s": round(base_s, 4),
                       "trainlab_s": round(mine_s, 4), "exact_trace": exact,
                       "trainlab_trace": mine.estimate.value,
                       "trainlab_ci95": list(mine.estimate.ci95), "baseline_trace": value})

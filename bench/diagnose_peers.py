@@ -21,6 +21,7 @@ class Peer:
     label: str
     top: object
     trace: object
+    trace_label: str = ""
 
 
 def _flat_grad(model, x, y, crit):
@@ -136,7 +137,8 @@ def _pyhessian():
         samples = hessian(model, crit, data=(x, y), cuda=False).trace()
         return sum(samples) / len(samples), len(samples)
 
-    return Peer("PyHessian 0.1 (power iteration, its defaults)", top, trace)
+    return Peer("PyHessian 0.1 (power iteration, its defaults)", top, trace,
+                "PyHessian 0.1 trace() (stops itself)")
 
 
 def _eigenthings():
@@ -153,7 +155,8 @@ def _eigenthings():
     def trace(model, x, y, crit):
         return hutchinson(op(model, x, y, crit), num_samples=100, seed=0).estimate, 100
 
-    return Peer("hessian-eigenthings 1.0.0a5 (Lanczos, same steps)", top, trace)
+    return Peer("hessian-eigenthings 1.0.0a5 (Lanczos, same steps)", top, trace,
+                "hessian-eigenthings 1.0.0a5 hutchinson (100 probes)")
 
 
 def _load(make, fallback: Peer, name: str) -> Peer:
@@ -161,6 +164,7 @@ def _load(make, fallback: Peer, name: str) -> Peer:
         return make()
     except Exception as exc:  # noqa: BLE001 - not installed, or broken beside this torch
         fallback.label += f" [{name} unavailable: {type(exc).__name__}]"
+        fallback.trace_label = fallback.label
         return fallback
 
 

@@ -18,7 +18,7 @@ from trainlab.runner import Outcome, execute_experiment, resolve_device
 
 from .config import PRESETS, DiagnoseConfig
 from .probe import Probe, build_probe
-from .registry import select
+from .registry import DIAGNOSTICS, load_all, select
 from .spec import load_spec
 
 EXP_ID = "diagnose"
@@ -110,7 +110,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", help="state dict to load into model() first")
     p.add_argument("--compare", help="second state dict: interpolation from this model to it")
     p.add_argument("--trajectory", metavar="DIR", help="folder of state dicts for PCA")
-    p.add_argument("--only", help="comma-separated diagnostics (default: all that apply)")
+    load_all()
+    p.add_argument("--only", metavar="A,B,...", help="comma-separated diagnostics, of "
+                   f"{', '.join(DIAGNOSTICS)} (default: every one that applies)")
     p.add_argument("--preset", default="full", help="smoke | quick | full (default: full)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="override a setting (see docs/diagnose.md)")
