@@ -13,14 +13,15 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-SCRIPTS = ["ensemble", "minimal_ratio", "hessian", "sensitivity", "cnn", "compile"]
+SCRIPTS = ["ensemble", "minimal_ratio", "hessian", "sensitivity", "cnn", "compile", "diagnose"]
 
 
 # per-case fields worth a column of the table, when a script reports them
 NOTES = ["vs_jax", "baseline_reached", "trainlab_reached", "baseline_peak_mib",
          "trainlab_peak_mib", "top5_max_rel_diff", "max_rel_diff", "baseline_accuracy",
          "trainlab_accuracy", "baseline_fraction_of_fp32_peak",
-         "trainlab_fraction_of_fp32_peak", "compile_s", "break_even_steps"]
+         "trainlab_fraction_of_fp32_peak", "compile_s", "break_even_steps",
+         "trainlab_max_rel_diff", "baseline_max_rel_diff"]
 
 
 def _short(value) -> str:
