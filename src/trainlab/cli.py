@@ -88,6 +88,9 @@ def _cmd_show(exp_id: str) -> int:
     print(f"{exp.id} — {exp.purpose}\nchapter: {exp.chapter}\n")
     if exp.question:
         print(exp.question.strip() + "\n")
+    accepted = getattr(sys.modules.get(exp.run.__module__), "INPUT_FORMAT", "")
+    if accepted:  # experiments that read the user's files say what they accept
+        print("input files:\n" + "".join(f"  {line}\n" for line in accepted.splitlines()))
     print("config fields:")
     for row in describe_fields(exp.config):
         kind = row["type"] + (f", {row['range']}" if row["range"] else "")

@@ -24,8 +24,10 @@ from trainlab.data.expressions import (
     sample_function,
 )
 from trainlab.data.generated import (
+    GAP_CASES,
     GapPair,
     crop_yield_table,
+    gap_case,
     gap_regression_pair,
     height_weight_table,
     write_builtin_tables,
@@ -54,6 +56,7 @@ from trainlab.data.writers import write_csv_table, write_table
 __all__ = [
     "DATASETS",
     "FASHION_MNIST_DIR",
+    "GAP_CASES",
     "NAMED_FUNCTIONS",
     "Dataset",
     "Expression",
@@ -66,6 +69,7 @@ __all__ = [
     "crop_yield_table",
     "default_domain",
     "find_idx_files",
+    "gap_case",
     "gap_regression_pair",
     "height_weight_table",
     "kfold_indices",

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from trainlab.data.expressions import parse_expression
 from trainlab.data.tables import Table
 from trainlab.data.writers import write_csv_table, write_table
 from trainlab.errors import BadInput
@@ -25,6 +26,8 @@ __all__ = [
     "crop_yield_table",
     "gap_regression_pair",
     "height_weight_table",
+    "GAP_CASES",
+    "gap_case",
     "write_builtin_tables",
     "write_gender_height_weight",
     "write_crop_yield_csv",
@@ -185,6 +188,50 @@ def gap_regression_pair(
         test=Table.from_array(["x", "y"], np.column_stack([x_test, y_test]), "y"),
         gap=(glo, ghi),
     )
+
+
+#: Realistic 1-D regression sets like a course's curve-fitting exercise: 100 training
+#: points with two gaps in x ∈ [-5, 5] and 101 evenly spaced test points; name ->
+#: (target expression, gaps, noise std, (x scale, y scale)). Used to test and measure
+#: curvefit's model selection on data it was not tuned on.
+GAP_CASES: dict[str, tuple[str, tuple[tuple[float, float], ...], float, tuple[float, float]]] = {
+    "sine-trend": ("sin(1.5*x)+0.3*x", ((-3.0, -2.0), (1.0, 2.5)), 0.1, (1.0, 1.0)),
+    "bump": ("3*exp(-x**2/4)+0.2*x", ((-2.5, -1.2), (1.5, 3.0)), 0.05, (1.0, 1.0)),
+    "quadratic-wave": ("0.1*x**2-cos(x)", ((-4.0, -2.8), (0.5, 2.0)), 0.2, (1.0, 1.0)),
+    "step-like": ("tanh(2*x)+0.1*x", ((-1.8, -0.6), (2.2, 3.4)), 0.15, (1.0, 1.0)),
+    "scaled-sine": ("sin(x)+0.5*cos(2*x)", ((-3.5, -2.2), (0.8, 2.0)), 0.1, (20.0, 40.0)),
+}
+
+
+def gap_case(name: str, seed: int = 0, n_train: int = 100, n_test: int = 101) -> GapPair:
+    """One of `GAP_CASES` as train and test tables (columns ``x, y``).
+
+    Recipe (``rng = numpy.random.default_rng(seed)``): train x uniform over [-5, 5]
+    without the gaps (drawn by rejection), sorted; test x ``linspace(-5, 5, n_test)``;
+    ``y = f(x) + noise · N(0, 1)`` for both; then x and y multiplied by the case's
+    scales. `GapPair.gap` is the wider gap (scaled).
+    """
+    if name not in GAP_CASES:
+        raise BadInput(f"unknown gap case {name!r} (known: {', '.join(GAP_CASES)})")
+    text, gaps, noise, (sx, sy) = GAP_CASES[name]
+    f = parse_expression(text)
+    rng = np.random.default_rng(seed)
+    xs: list[float] = []
+    while len(xs) < n_train:
+        x = float(rng.uniform(-5.0, 5.0))
+        if not any(lo < x < hi for lo, hi in gaps):
+            xs.append(x)
+    x_train, x_test = np.sort(np.asarray(xs)), np.linspace(-5.0, 5.0, n_test)
+
+    def target(x: np.ndarray) -> np.ndarray:
+        return f(x).double().numpy() + noise * rng.standard_normal(len(x))
+
+    y_train, y_test = target(x_train), target(x_test)
+    lo, hi = max(gaps, key=lambda g: g[1] - g[0])
+    return GapPair(
+        train=Table.from_array(["x", "y"], np.column_stack([sx * x_train, sy * y_train]), "y"),
+        test=Table.from_array(["x", "y"], np.column_stack([sx * x_test, sy * y_test]), "y"),
+        gap=(sx * lo, sx * hi), function=text)
 
 
 def write_crop_yield_csv(

@@ -1,17 +1,27 @@
-"""curvefit: 1-D regression across a gap in the training range, with k-fold cross-validation.
+"""curvefit: 1-D regression across gaps in the training range, model chosen by k-fold CV.
 
-The exercise fits y(x) from a train file and a test file with a 1-100-1 MLP (sigmoid
-hidden units, linear output), plain SGD, the mean squared error, batches of 9 and 1,200
-epochs, and estimates the generalisation error by 10-fold cross-validation. The training
-x leave out an interval (the gap) that the test file covers, so the test loss shows how
-the network interpolates where it never saw data.
+The exercise fits y(x) from a train file and a test file with a one-hidden-layer MLP and
+the mean squared error, and picks the model by k-fold cross-validation (k=10); the
+training x leave out intervals (gaps) that the test file covers, so the test loss shows
+how the network interpolates where it never saw data.
 
-The k folds train as one ensemble: member i gets its own training rows (all folds but
-fold i) and validation rows (fold i) as per-member tensors of shape (k, N, 1). Folds must
-be of equal length for that, so when N is not a multiple of k every fold keeps the first
-⌊N/k⌋ validation rows and the first N − ⌈N/k⌉ training rows of `kfold_indices` (with the
-default 100 rows: exactly 90 and 10, nothing dropped). Default data: the built-in gap pair
-(`gap_regression_pair`), written into the run folder as CSV and read back.
+Model selection, as a student's grid search would do it: x and y are standardised with
+the training mean and std (every loss is reported in original units: MSE × σ_y²). Each
+candidate of a small grid (hidden width × Adam learning rate × L2 λ on the weights)
+trains on the k folds, and its number of epochs is chosen per fold by early stopping on
+that fold's validation loss. All candidates × folds train as ONE ensemble (member c·k+f
+is candidate c on fold f; narrower widths are masked units of the widest, see
+`_model_selection`). The candidate with the lowest mean validation loss is chosen, and
+the reported model is its k fold models, each at its best epoch, averaged (no refit on
+all rows: the average of the fold models is what cross-validation scored, needs no guess
+of the epoch count for 100 % of the rows, and averaging k fits calms the gaps).
+`test_loss` is that average's test MSE.
+
+Folds must be of equal length for the per-member tensors (k, N, 1), so when N is not a
+multiple of k every fold keeps the first ⌊N/k⌋ validation rows and the first
+N − ⌈N/k⌉ training rows of `kfold_indices` (with 100 rows: exactly 90 and 10). Default
+data: the built-in gap pair (`gap_regression_pair`), written into the run folder as CSV
+and read back.
 """
 
 from __future__ import annotations
@@ -31,26 +41,42 @@ from trainlab.data import (
     write_table,
 )
 from trainlab.errors import BadInput
-from trainlab.models import mlp
+from trainlab.experiments._model_selection import BestEpoch, WidthMask, candidate_grid
+from trainlab.losses import Penalty
+from trainlab.models import ACTIVATIONS, mlp
 from trainlab.optim import OptimSpec
 from trainlab.registry import Sweep, experiment
-from trainlab.report.plots import curves, new_figure
-from trainlab.train import Split, fit
+from trainlab.report.plots import curves, new_figure, scatter_sample
+from trainlab.train import Split, evaluate, fit
 
-QUESTION = ("How well does cross-validation on the training range predict the test "
-            "error, and what does a network do where it never saw data?")
+QUESTION = ("Which network does cross-validation pick for a curve with gaps in its "
+            "training range, how well does its score predict the test error, and what "
+            "does a network do where it never saw data?")
 
-WHAT_TO_LOOK_AT = ("- The loss curves: validation and test loss, mean ± std over "
-                   "the folds; the smoothed view shows the trend through SGD noise.\n"
-                   "- The fitted curves: all folds agree where there is data and "
-                   "spread inside the shaded gap.\n"
-                   "- The gap test loss against the test loss outside the gap: "
-                   "cross-validation cannot see the gap, so it underestimates it.")
+WHAT_TO_LOOK_AT = ("- The candidates table: the cross-validated MSE of every width, "
+                   "learning rate and L2 λ, and the choice.\n"
+                   "- The loss curves of the chosen candidate: validation and test "
+                   "loss, mean ± std over the folds, and where early stopping took "
+                   "each fold.\n"
+                   "- The fitted curves: the folds agree where there is data and "
+                   "spread inside the shaded gaps; their average is the model.\n"
+                   "- The gap test loss against the whole test loss: cross-validation "
+                   "cannot see the gaps, so it underestimates them.")
 
 REFERENCES = (
     "Hastie, Tibshirani, Friedman, *The Elements of Statistical Learning*, §7.10 "
     "(cross-validation)",
+    "Prechelt, *Early Stopping — But When?*, in Neural Networks: Tricks of the Trade, 1998",
 )
+
+INPUT_FORMAT = """\
+data.path and data.test_path: two text tables with the same header, one numeric feature
+column and a numeric target (data.target, default the last column; data.features picks
+the feature if there are more columns), comma-, tab- or semicolon-separated (detected).
+At least 2 x folds training rows. Example (train.csv; test.csv alike):
+    x,y
+    -4.95,0.73
+"""
 
 
 @dataclass
@@ -67,44 +93,57 @@ class DataConfig:
 class Config(BaseConfig):
     data: DataConfig = option(DataConfig(), "the train and test tables")
     noise: float = option(0.1, "std of the noise of the built-in pair's targets", minimum=0.0)
-    folds: int = option(10, "k of the k-fold cross-validation (k models, one ensemble)")
-    width: int = option(100, "hidden units of the 1-width-1 MLP", positive=True)
-    activation: str = option("sigmoid", "hidden activation")
-    lr: float = option(0.05, "SGD learning rate (0.05: the largest that trains every fold; "
-                             "from 0.06 on the folds blow up)")
-    batch_size: int = option(9, "minibatch size")
-    epochs: int = option(1200, "training epochs")
-    smooth: int = option(50, "window (epochs) of the smoothed loss curves", positive=True)
+    folds: int = option(10, "k of the k-fold cross-validation")
+    widths: list[int] = option([16, 48], "candidate hidden widths")
+    lrs: list[float] = option([0.01, 0.03, 0.1], "candidate Adam learning rates")
+    l2s: list[float] = option([0.0, 1e-4, 1e-3], "candidate L2 λ (λ·Σw² on the weights, "
+                                                 "standardised units)")
+    activation: str = option("tanh", "hidden activation")
+    batch_size: int = option(90, "minibatch size (90: the whole training part of a fold of "
+                                 "100 rows, one step per epoch)")
+    epochs: int = option(2000, "most epochs; each fold stops at its best validation epoch")
+    patience: int = option(300, "end training when no member improved for this many epochs",
+                           positive=True)
+    eval_every: int = option(10, "epochs between validation checks", positive=True)
 
     def validate(self) -> None:
         if self.folds < 2:
             raise BadInput("config key 'folds': at least 2")
+        for key in ("widths", "lrs", "l2s"):
+            if not getattr(self, key):
+                raise BadInput(f"config key '{key}': give at least one candidate")
+        if min(self.l2s) < 0:
+            raise BadInput("config key 'l2s': must be >= 0")
+        if self.activation not in ACTIVATIONS:
+            raise BadInput(f"config key 'activation': unknown {self.activation!r} "
+                           f"(choose from {', '.join(ACTIVATIONS)})")
         if self.data.path:  # check the user's files now, before any run folder exists
             load_pair(self)
 
 
 PRESETS = {
-    "smoke": {"epochs": 3, "folds": 3, "width": 20, "smooth": 2},
-    "quick": {"epochs": 120, "smooth": 10},
+    "smoke": {"epochs": 3, "folds": 3, "widths": [8, 20], "lrs": [0.01], "l2s": [0.0, 1e-3],
+              "eval_every": 1},
+    "quick": {"epochs": 600, "patience": 150, "lrs": [0.03, 0.1]},
 }
 
-# What `trainlab sweep` optimises and searches with no --objective or --space.
+# What `trainlab sweep` optimises and searches with no --objective or --space. The grid
+# of widths, rates and L2 λ is searched inside every run; a sweep tunes the rest.
 SWEEP = Sweep(
     objective="cv_val_loss_mean",
     objectives={
         "cv_val_loss_mean": "minimize",
         "cv_val_loss_std": "minimize",
         "test_loss": "minimize",
-        "ensemble_test_loss": "minimize",
+        "fold_test_loss_mean": "minimize",
         "gap_test_loss": "minimize",
         "fold_results.#.val_loss": "minimize",
     },
     space={
-        "lr": {"type": "float", "low": 1e-3, "high": 1.0, "log": True},
-        "batch_size": {"type": "int", "low": 2, "high": 32, "log": True},
-        "width": {"type": "int", "low": 5, "high": 200, "log": True},
+        "batch_size": {"type": "int", "low": 8, "high": 128, "log": True},
+        "patience": {"type": "int", "low": 100, "high": 1000, "log": True},
     },
-    note="The network and step size with the lowest cross-validated loss.",
+    note="The batch size and early-stopping patience with the lowest cross-validated loss.",
 )
 
 
@@ -127,6 +166,9 @@ def load_pair(cfg: Config, run_dir: Path | None = None):
         if table.x.shape[1] != 1:
             raise BadInput(f"config key '{name}': expected one feature column and a target, "
                            f"got features {table.feature_names}")
+    if np.all(train.x == train.x[0]):
+        raise BadInput(f"{train.path}: column {train.feature_names[0]!r} is constant: curvefit "
+                       "needs training x that vary")
     if len(train) < 2 * cfg.folds:
         raise BadInput(f"config key 'folds': {cfg.folds} folds need at least "
                        f"{2 * cfg.folds} training rows, got {len(train)}")
@@ -145,116 +187,215 @@ def equal_folds(n: int, k: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
             torch.stack([va[:n_val] for _, va in folds]))
 
 
-def moving_average(values: np.ndarray, window: int) -> np.ndarray:
-    """Trailing moving average along axis 0 (the first rows average what exists so far)."""
-    csum = np.cumsum(values, axis=0)
-    out = csum.copy()
-    out[window:] = csum[window:] - csum[:-window]
-    counts = np.minimum(np.arange(1, len(values) + 1), window).reshape(-1, *[1] * (values.ndim - 1))
-    return out / counts
+@dataclass
+class _Data:
+    """The standardised tensors of a run and the scales that undo the standardisation."""
+
+    train: Split
+    val: Split
+    test: Split
+    gap: Split | None
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    x_mean: float
+    x_std: float
+    y_mean: float
+    y_std: float
+
+
+def _standardised(train_t, test_t, gap, tr_idx, va_idx, copies: int, dev) -> _Data:
+    """z-scores with the training file's mean and std; fold rows repeated per candidate."""
+    xm, xs = float(train_t.x[:, 0].mean()), float(train_t.x[:, 0].std())
+    ym, ys = float(train_t.y.mean()), float(train_t.y.std()) or 1.0
+
+    def z(values: np.ndarray, mean: float, std: float) -> torch.Tensor:
+        return torch.tensor((values - mean) / std, dtype=torch.float32).reshape(-1, 1)
+
+    x_all, y_all = z(train_t.x[:, 0], xm, xs), z(train_t.y, ym, ys)
+    x_test, y_test = z(test_t.x[:, 0], xm, xs).to(dev), z(test_t.y, ym, ys).to(dev)
+    tr, va = tr_idx.repeat(copies, 1), va_idx.repeat(copies, 1)
+    in_gap = (test_t.x[:, 0] >= gap[0]) & (test_t.x[:, 0] <= gap[1])
+    gap_split = None
+    if in_gap.any():
+        sel = torch.as_tensor(in_gap, device=dev)
+        gap_split = Split(x_test[sel], y_test[sel])
+    return _Data(Split(x_all[tr].to(dev), y_all[tr].to(dev), per_member=True),
+                 Split(x_all[va].to(dev), y_all[va].to(dev), per_member=True),
+                 Split(x_test, y_test), gap_split, x_test, y_test, xm, xs, ym, ys)
+
+
+def _score(cands: list[dict], k: int, val: np.ndarray, epochs: np.ndarray,
+           diverged: np.ndarray) -> int:
+    """Fill each candidate's CV statistics (original units); return the chosen index."""
+    for c, cand in enumerate(cands):
+        v, bad = val[c * k:(c + 1) * k], diverged[c * k:(c + 1) * k]
+        cand.update({"cv_val_loss_mean": float(v.mean()) if not bad.any() else float("inf"),
+                     "cv_val_loss_std": float(v.std()) if not bad.any() else float("nan"),
+                     "best_epoch_mean": float(epochs[c * k:(c + 1) * k].mean()),
+                     "diverged_folds": int(bad.sum())})
+    scores = [c["cv_val_loss_mean"] for c in cands]
+    if not np.isfinite(min(scores)):
+        raise BadInput("every candidate diverged on some fold: give smaller learning rates "
+                       "(config key 'lrs')")
+    return int(np.argmin(scores))
 
 
 @experiment("curvefit", config=Config, presets=PRESETS, sweep=SWEEP, chapter="basics",
-            purpose="Fit a 1-D function with a gap in its training range by a 1-100-1 "
-                    "sigmoid MLP, with 10-fold cross-validation",
+            purpose="Fit a 1-D function with gaps in its training range by an MLP chosen "
+                    "by 10-fold cross-validation over a small grid",
             question=QUESTION, what_to_look_at=WHAT_TO_LOOK_AT, references=REFERENCES,
             summary_keys=("cv_val_loss_mean", "cv_val_loss_std", "test_loss", "folds"),
-            headline=("cv_val_loss_mean", "cv_val_loss_std", "test_loss", "gap_test_loss"))
+            headline=("test_loss", "cv_val_loss_mean", "gap_test_loss", "chosen.width"))
 def run(cfg: Config, ctx) -> dict:
     train_t, test_t, gap = load_pair(cfg, ctx.path)
     dev, k = ctx.device, cfg.folds
-    x_all = torch.tensor(train_t.x, dtype=torch.float32)
-    y_all = torch.tensor(train_t.y, dtype=torch.float32).unsqueeze(1)
-    x_test = torch.tensor(test_t.x, dtype=torch.float32, device=dev)
-    y_test = torch.tensor(test_t.y, dtype=torch.float32, device=dev).unsqueeze(1)
+    cands = candidate_grid(cfg.widths, cfg.lrs, cfg.l2s)
+    C = len(cands)
     tr_idx, va_idx = equal_folds(len(train_t), k, cfg.seed)
-    train = Split(x_all[tr_idx].to(dev), y_all[tr_idx].to(dev), per_member=True)
-    val = Split(x_all[va_idx].to(dev), y_all[va_idx].to(dev), per_member=True)
-    in_gap = (x_test[:, 0] >= gap[0]) & (x_test[:, 0] <= gap[1])
-    evals = {"train": train, "val": val, "test": Split(x_test, y_test)}
-    if bool(in_gap.any()):
-        evals["gap"] = Split(x_test[in_gap], y_test[in_gap])
-    model = mlp([cfg.width], 1, 1, seeds=[cfg.seed + i for i in range(k)],
+    d = _standardised(train_t, test_t, gap, tr_idx, va_idx, C, dev)
+    members = [(c, f) for c in range(C) for f in range(k)]
+    # Fold f of every candidate starts from the same weights and batches: paired comparisons.
+    model = mlp([max(cfg.widths)], 1, 1, seeds=[cfg.seed + f for _, f in members],
                 activation=cfg.activation).to(dev)
-    names = [f"fold{i}" for i in range(k)]
-    result = fit(model, train, epochs=cfg.epochs, batch_size=cfg.batch_size, loss="mse",
-                 optim=OptimSpec("sgd", cfg.lr), evals=evals, on_diverge="mask", ctx=ctx,
-                 name="kfold", member_names=names)
-    h = result.history
-    ok = ~np.asarray(result.diverged)  # statistics over the folds that did not diverge
-    val_f, test_f = h.final("val", "loss"), h.final("test", "loss")
-    train_f = h.final("train", "loss")
-    gap_f = h.final("gap", "loss") if "gap" in evals else np.full(k, np.nan)
+    mask = WidthMask(model, [cands[c]["width"] for c, _ in members])
+    best = BestEpoch(model, cfg.patience)
+    l2 = [cands[c]["l2"] for c, _ in members]
+    evals = {"train": d.train, "val": d.val, "test": d.test}
+    if d.gap is not None:
+        evals["gap"] = d.gap
+    names = [f"c{c}/fold{f}" for c, f in members]
+    # No run context: fit would log every member's curves (a grid of 18 candidates x 10
+    # folds makes 10^5 rows); the chosen candidate's rows are logged below. Without a
+    # checkpoint, `trainlab resume` reruns this short training from the start.
+    result = fit(model, d.train, epochs=cfg.epochs, batch_size=cfg.batch_size, loss="mse",
+                 optim=OptimSpec("adam", [cands[c]["lr"] for c, _ in members]),
+                 penalty=Penalty("l2", l2, weights_only=True) if any(l2) else None,
+                 evals=evals, eval_every=cfg.eval_every, on_diverge="mask",
+                 callbacks=[mask, best], name="selection", member_names=names,
+                 progress=ctx.progress)
+    best.restore()
+    scale = d.y_std ** 2  # MSE in standardised units × σ_y² = MSE in original units
     with torch.no_grad():
-        mean_pred = model(x_test)[torch.as_tensor(ok, device=dev)].mean(0)
-    ensemble_test = float((mean_pred - y_test).pow(2).mean())
-    per_fold = [{"fold": i, "train_loss": float(train_f[i]), "val_loss": float(val_f[i]),
-                 "test_loss": float(test_f[i]), "gap_test_loss": float(gap_f[i]),
-                 "diverged": bool(result.diverged[i]),
-                 "val_indices": va_idx[i].tolist()} for i in range(k)]
-    summary = {"cv_val_loss_mean": float(val_f[ok].mean()),
-               "cv_val_loss_std": float(val_f[ok].std()),
-               "test_loss": float(test_f[ok].mean()), "test_loss_std": float(test_f[ok].std()),
-               "gap_test_loss": float(np.mean(gap_f[ok])), "ensemble_test_loss": ensemble_test,
-               "folds": k, "diverged_folds": int((~ok).sum()), "fold_results": per_fold,
-               "gap": list(gap), "lr": cfg.lr,
+        final = {split: evaluate(model, data, "mse")["loss"].cpu().double().numpy() * scale
+                 for split, data in evals.items()}
+    diverged = np.asarray(result.diverged)
+    choice = _score(cands, k, final["val"], best.best_epoch.numpy().astype(float), diverged)
+    chosen = list(range(choice * k, (choice + 1) * k))
+    with torch.no_grad():
+        mean_pred = model(d.x_test)[chosen].mean(0)
+    sq = ((mean_pred - d.y_test) * d.y_std).pow(2)[:, 0].cpu().double().numpy()
+    in_gap = (test_t.x[:, 0] >= gap[0]) & (test_t.x[:, 0] <= gap[1])
+    test_loss = float(sq.mean())
+    gap_loss = float(sq[in_gap].mean()) if in_gap.any() else float("nan")
+    _log_chosen(ctx, result.history, chosen, k, scale)
+    per_fold = [{"fold": f, "train_loss": float(final["train"][m]),
+                 "val_loss": float(final["val"][m]), "test_loss": float(final["test"][m]),
+                 "gap_test_loss": float(final["gap"][m]) if "gap" in final else float("nan"),
+                 "best_epoch": int(best.best_epoch[m]), "diverged": bool(diverged[m]),
+                 "val_indices": va_idx[f].tolist()} for f, m in enumerate(chosen)]
+    pick = cands[choice]
+    summary = {"cv_val_loss_mean": pick["cv_val_loss_mean"],
+               "cv_val_loss_std": pick["cv_val_loss_std"], "test_loss": test_loss,
+               "gap_test_loss": gap_loss, "ensemble_test_loss": test_loss,
+               "fold_test_loss_mean": float(np.mean([r["test_loss"] for r in per_fold])),
+               "fold_test_loss_std": float(np.std([r["test_loss"] for r in per_fold])),
+               "folds": k, "diverged_folds": pick["diverged_folds"], "fold_results": per_fold,
+               "candidates": cands, "chosen": {key: pick[key] for key in
+                                               ("width", "lr", "l2", "best_epoch_mean")},
+               "model": "mean of the chosen candidate's k fold models, each at its best "
+                        "validation epoch",
+               "standardization": {"x_mean": d.x_mean, "x_std": d.x_std,
+                                   "y_mean": d.y_mean, "y_std": d.y_std},
+               "epochs_trained": int(result.history.epochs[-1]), "gap": list(gap),
                "train_rows_per_fold": int(tr_idx.shape[1]),
                "val_rows_per_fold": int(va_idx.shape[1]),
                "dropped_rows": len(train_t) - k * int(va_idx.shape[1])}
-    ctx.table([{k_: v for k_, v in r.items() if k_ != "val_indices"} for r in per_fold],
-              title="Final losses per fold (MSE)")
-    ctx.text(f"{k}-fold cross-validation: each fold trains on {tr_idx.shape[1]} rows and "
-             f"validates on {va_idx.shape[1]}; the test file has {len(test_t)} rows, "
-             f"{int(in_gap.sum())} of them in the gap [{gap[0]:.3g}, {gap[1]:.3g}]. "
-             f"SGD batch {cfg.batch_size}, {cfg.epochs} epochs, lr {cfg.lr:g}. With the "
-             "built-in data, 0.05 is the largest rate at which every fold trains (from 0.06 "
-             "the losses blow up): its first epoch overshoots and single minibatches cause "
-             "occasional spikes, which the smoothed view averages out; 0.02–0.04 are calmer "
-             "but end clearly less fitted after 1,200 epochs. The test loss of the fold "
-             f"models' average prediction is {ensemble_test:.4g}.")
-    for key in ("cv_val_loss_mean", "cv_val_loss_std", "test_loss", "gap_test_loss"):
-        ctx.echo(f"{key:<18} {summary[key]:.5g}")
-    _plot(cfg, ctx, h, ok, train_t, test_t, gap, model, x_test)
+    _report(cfg, ctx, summary, cands, choice, len(test_t), int(in_gap.sum()))
+    _plot(ctx, result.history, chosen, scale, train_t, test_t, gap, model, d, per_fold)
     return summary
 
 
-def _plot(cfg, ctx, h, ok, train_t, test_t, gap, model, x_test) -> None:
+def _log_chosen(ctx, h, chosen: list[int], k: int, scale: float) -> None:
+    """metrics.jsonl rows of the chosen candidate's folds (original units)."""
+    rows = []
+    for t, epoch in enumerate(h.epochs):
+        for key, values in h.values.items():
+            split, metric = key.split("/")
+            for f, m in enumerate(chosen):
+                rows.append({"fit": "selection", "epoch": epoch, "split": split,
+                             "model": f"fold{f}", metric: values[t][m] * scale})
+    ctx.log(rows)
+
+
+def _report(cfg, ctx, summary: dict, cands: list[dict], choice: int, n_test: int,
+            n_gap: int) -> None:
+    order = sorted(range(len(cands)), key=lambda c: cands[c]["cv_val_loss_mean"])
+    ctx.table([{"": "→" if c == choice else "", **{key: cands[c][key] for key in (
+        "width", "lr", "l2", "cv_val_loss_mean", "cv_val_loss_std", "best_epoch_mean",
+        "diverged_folds")}} for c in order],
+              title="Candidates by cross-validated MSE (original units); → the choice")
+    ctx.table([{key: v for key, v in r.items() if key != "val_indices"}
+               for r in summary["fold_results"]],
+              title="The chosen candidate per fold, at its best validation epoch (MSE)")
+    pick, std = summary["chosen"], summary["standardization"]
+    ctx.text(f"{len(cands)} candidates × {cfg.folds} folds trained as one ensemble of "
+             f"{len(cands) * cfg.folds} members (Adam, batch {cfg.batch_size}, at most "
+             f"{cfg.epochs} epochs, validation every {cfg.eval_every}; each fold keeps its "
+             f"best validation epoch; training stopped at epoch {summary['epochs_trained']}). "
+             f"Inputs and targets standardised with the training mean and std (x: "
+             f"{std['x_mean']:.4g} ± {std['x_std']:.4g}, y: {std['y_mean']:.4g} ± "
+             f"{std['y_std']:.4g}); every loss here is in original units. Chosen: width "
+             f"{pick['width']}, lr {pick['lr']:g}, L2 λ {pick['l2']:g}, best epochs "
+             f"{pick['best_epoch_mean']:.0f} on average. The model is the mean of its "
+             f"{cfg.folds} fold models: test MSE {summary['test_loss']:.4g} on {n_test} "
+             f"rows, {summary['gap_test_loss']:.4g} on the {n_gap} in the widest gap "
+             f"[{summary['gap'][0]:.3g}, {summary['gap'][1]:.3g}]; a single fold model's "
+             f"test MSE is {summary['fold_test_loss_mean']:.4g} ± "
+             f"{summary['fold_test_loss_std']:.4g}.")
+    for key in ("cv_val_loss_mean", "cv_val_loss_std", "test_loss", "gap_test_loss"):
+        ctx.echo(f"{key:<18} {summary[key]:.5g}")
+    ctx.echo(f"chosen             width {pick['width']}, lr {pick['lr']:g}, l2 {pick['l2']:g}")
+
+
+def _plot(ctx, h, chosen, scale, train_t, test_t, gap, model, d: _Data, per_fold) -> None:
     epochs = np.asarray(h.epochs)
-    fig, axes = new_figure(ncols=2, width=5.4, height=3.8, sharey=True)
-    top = 0.0
-    for ax, window, title in ((axes[0, 0], 1, "per epoch"),
-                              (axes[0, 1], cfg.smooth, f"smoothed ({cfg.smooth}-epoch mean)")):
-        ys, band = {}, {}
-        for split in ("train", "val", "test", "gap"):
-            if not h.has(split, "loss"):
-                continue
-            s = moving_average(h.series(split, "loss")[:, ok], window)
+    fig, axes = new_figure(width=6.4, height=3.8)
+    ys, band = {}, {}
+    for split in ("train", "val", "test", "gap"):
+        if h.has(split, "loss"):
+            s = h.series(split, "loss")[:, chosen] * scale
             mean, std = np.nanmean(s, 1), np.nanstd(s, 1)
             ys[split], band[split] = mean, (mean - std, mean + std)
-            # Linear scale, cut at 3x the late median: the first epochs and the SGD spikes
-            # would otherwise squash everything else.
-            top = max(top, 3 * float(np.nanmedian(mean[len(mean) // 4:])))
-        curves(ax, epochs, ys, band=band, ylabel="MSE (mean ± std over folds)", title=title)
-    axes[0, 0].set_ylim(0, top)
-    ctx.figure(fig, "loss", "Train, validation, test and gap-only test loss per epoch: mean "
-                            "over the folds with a ±1 std band; right: a moving average.")
+    ax = axes[0, 0]
+    curves(ax, epochs, ys, band=band, logy=True, ylabel="MSE (mean ± std over folds)",
+           title="chosen candidate")
+    for r in per_fold:
+        ax.axvline(r["best_epoch"], color="0.5", lw=0.6, alpha=0.5)
+    ctx.figure(fig, "loss", "Train, validation, test and gap-only test loss of the chosen "
+                            "candidate per evaluation (mean over the folds, ±1 std band, "
+                            "original units); grey lines: each fold's best epoch.")
     fig, axes = new_figure(width=7.0, height=4.2)
     ax = axes[0, 0]
-    ax.axvspan(gap[0], gap[1], color="orange", alpha=0.15, label="gap")
-    ax.scatter(train_t.x[:, 0], train_t.y, s=10, color="0.35", label="train")
-    ax.scatter(test_t.x[:, 0], test_t.y, s=10, marker="x", color="tab:red", label="test")
+    ax.axvspan(gap[0], gap[1], color="orange", alpha=0.15, label="widest gap")
+    shown = scatter_sample(len(train_t))
+    ax.scatter(train_t.x[shown, 0], train_t.y[shown], s=10, color="0.35", label="train")
+    shown = scatter_sample(len(test_t))
+    ax.scatter(test_t.x[shown, 0], test_t.y[shown], s=10, marker="x", color="tab:red",
+               label="test")
     lo = min(float(train_t.x.min()), float(test_t.x.min()))
     hi = max(float(train_t.x.max()), float(test_t.x.max()))
-    grid = torch.linspace(lo, hi, 400, device=x_test.device).unsqueeze(1)
+    g = np.linspace(lo, hi, 400)
+    grid = torch.tensor((g - d.x_mean) / d.x_std, dtype=torch.float32,
+                        device=d.x_test.device).unsqueeze(1)
     with torch.no_grad():
-        preds = model(grid).squeeze(-1).cpu().numpy()[ok]
-    g = grid[:, 0].cpu().numpy()
+        preds = model(grid)[chosen].squeeze(-1).cpu().numpy() * d.y_std + d.y_mean
     for i, p in enumerate(preds):
         ax.plot(g, p, color="tab:blue", lw=0.8, alpha=0.5, label="fold models" if i == 0 else None)
-    ax.plot(g, preds.mean(0), color="navy", lw=2, label="mean of folds")
+    ax.plot(g, preds.mean(0), color="navy", lw=2, label="mean of folds (the model)")
     ax.set_xlabel(train_t.feature_names[0])
     ax.set_ylabel(train_t.target_name)
     ax.legend(fontsize="small")
     ax.grid(alpha=0.3)
-    ctx.figure(fig, "fit", "Every fold's fitted curve over the training and test points; "
-                           "the shaded interval has no training data.")
+    ctx.figure(fig, "fit", "The chosen candidate's fold models and their mean over the "
+                           "training and test points, in original units; the shaded "
+                           "interval is the widest gap without training data.")

@@ -56,6 +56,15 @@ REFERENCES = (
     "Bishop, *Pattern Recognition and Machine Learning*, §4.3 (logistic models)",
 )
 
+INPUT_FORMAT = """\
+data.path: a text table with a header row, two numeric feature columns and a label column
+of exactly two classes, words or numbers (data.target; default the only non-numeric
+column, else the last). Comma-, tab- or semicolon-separated (detected). The sorted labels
+become classes 0 and 1 (labels.json). The classic 10,000-row table works as published:
+    Gender,Height,Weight
+    Male,73.847017017515,241.893563180437
+"""
+
 
 @dataclass
 class DataConfig:

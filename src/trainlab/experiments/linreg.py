@@ -46,6 +46,16 @@ REFERENCES = (
     "Closed-form least squares: θ = (XᵀX)⁻¹Xᵀy (normal equations)",
 )
 
+INPUT_FORMAT = """\
+data.path: a text table with a header row, comma-, tab- or semicolon-separated (detected;
+or data.delimiter), quoted fields, BOM and CRLF welcome. Numeric columns only among the
+features (data.features, default every column but the target); the target is data.target
+(default the last column). At least one more row than features; no constant column.
+Example (crops.csv, `--set data.path=crops.csv --set data.target=yield`):
+    fertilizer,insecticide,yield
+    10.2,4.1,58.7
+"""
+
 
 @dataclass
 class DataConfig:

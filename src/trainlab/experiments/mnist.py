@@ -57,6 +57,14 @@ REFERENCES = (
     "LeCun et al. 1998, *Gradient-based learning applied to document recognition*",
 )
 
+INPUT_FORMAT = """\
+data.root: a folder with the four standard MNIST IDX files, gzipped or not, directly in
+it or in raw/ or MNIST/raw/ (torchvision's layout):
+    train-images-idx3-ubyte.gz  train-labels-idx1-ubyte.gz
+    t10k-images-idx3-ubyte.gz   t10k-labels-idx1-ubyte.gz
+Images 28x28 unsigned bytes, labels 0..9. Without data.root: the built-in data.
+"""
+
 
 @dataclass
 class ModelConfig:

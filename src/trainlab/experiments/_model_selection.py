@@ -1,0 +1,112 @@
+"""Model selection by k-fold cross-validation with every candidate × fold in one ensemble.
+
+A candidate is one (width, learning rate, L2 λ) triple. Member ``c·k + f`` of the
+ensemble trains candidate ``c`` on all folds but ``f`` and validates on fold ``f``.
+Widths differ between candidates although an ensemble has one architecture: every
+member has the widest hidden layer and `WidthMask` keeps the units a narrower candidate
+does not have at zero (their gradients are masked before each step: input weights, biases
+and output weights), so
+the member computes exactly the narrower network. `BestEpoch` is early stopping per
+member: it keeps each member's parameters at its lowest validation loss, and ends the
+training once no member has improved for ``patience`` epochs.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import torch
+
+
+def candidate_grid(widths: Sequence[int], lrs: Sequence[float],
+                   l2s: Sequence[float]) -> list[dict]:
+    """Every (width, lr, l2) combination, widths slowest: a list of dicts."""
+    return [{"width": int(w), "lr": float(lr), "l2": float(l2)}
+            for w, lr, l2 in itertools.product(widths, lrs, l2s)]
+
+
+class WidthMask:
+    """Keeps hidden units ``j >= width[e]`` of member ``e`` at zero (one hidden layer).
+
+    ``model`` is a 1-hidden-layer MLP ensemble whose parameters are, in order, the
+    hidden weight ``(E, W, D)``, hidden bias ``(E, W)``, output weight ``(E, O, W)`` and
+    output bias ``(E, O)``. ``widths``: ``(E,)`` ints, each ``<= W``.
+    """
+
+    def __init__(self, model: torch.nn.Module, widths: Sequence[int]):
+        params = list(model.parameters())
+        hidden_w = params[0]
+        E, W = hidden_w.shape[0], hidden_w.shape[1]
+        keep = torch.arange(W, device=hidden_w.device).unsqueeze(0) < torch.as_tensor(
+            list(widths), device=hidden_w.device).unsqueeze(1)
+        keep = keep.to(hidden_w.dtype)  # (E, W)
+        self._pairs = [(params[0], keep.reshape(E, W, 1)), (params[1], keep),
+                       (params[2], keep.reshape(E, 1, W))]
+        self.apply()
+
+    def apply(self) -> None:
+        """Zero the masked units now."""
+        with torch.no_grad():
+            for p, m in self._pairs:
+                p.mul_(m)
+
+    def on_step(self, step: int, model, losses) -> None:
+        # Called between backward and the optimizer step: with zero gradients the masked
+        # entries stay exactly zero under SGD, momentum and Adam (whose moments stay 0),
+        # and an L2 term adds no gradient at zero.
+        with torch.no_grad():
+            for p, m in self._pairs:
+                if p.grad is not None:
+                    p.grad.mul_(m)
+
+
+class BestEpoch:
+    """Early stopping per member on a per-member validation loss.
+
+    Reads ``history.values["val/loss"]`` after each evaluation; keeps every member's
+    parameters at its lowest validation loss so far (`restore` puts them back) and asks
+    the loop to stop once no member improved for ``patience`` epochs.
+    """
+
+    def __init__(self, model: torch.nn.Module, patience: int, split: str = "val"):
+        self.params = list(model.parameters())
+        self.patience, self.key = int(patience), f"{split}/loss"
+        E = self.params[0].shape[0]
+        self.best = torch.full((E,), float("inf"), dtype=torch.float64)
+        self.best_epoch = torch.zeros(E, dtype=torch.long)
+        self.saved = [p.detach().clone() for p in self.params]
+        self.last_improved = 0
+
+    def on_epoch_end(self, epoch: int, model, history) -> bool:
+        if not history.epochs or history.epochs[-1] != epoch or self.key not in history.values:
+            return False
+        val = torch.as_tensor(history.values[self.key][-1], dtype=torch.float64)
+        better = torch.isfinite(val) & (val < self.best)
+        if bool(better.any()):
+            self.best = torch.where(better, val, self.best)
+            self.best_epoch[better] = epoch
+            self.last_improved = epoch
+            dev = self.params[0].device
+            mask = better.to(dev)
+            with torch.no_grad():
+                for s, p in zip(self.saved, self.params, strict=True):
+                    s[mask] = p.detach()[mask]
+        return epoch - self.last_improved >= self.patience
+
+    def restore(self) -> None:
+        """Put every member's best parameters back into the model."""
+        with torch.no_grad():
+            for s, p in zip(self.saved, self.params, strict=True):
+                p.copy_(s)
+
+    def state_dict(self) -> dict:
+        return {"best": self.best, "best_epoch": self.best_epoch, "saved": self.saved,
+                "last_improved": self.last_improved}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best, self.best_epoch = state["best"], state["best_epoch"]
+        self.last_improved = int(state["last_improved"])
+        with torch.no_grad():
+            for s, v in zip(self.saved, state["saved"], strict=True):
+                s.copy_(v)
