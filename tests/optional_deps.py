@@ -16,7 +16,7 @@ import pytest
 
 # package -> the extra of pyproject.toml that installs it
 EXTRAS = {"optuna": "sweep", "scipy": "data", "sklearn": "data", "mlxtend": "data",
-          "playwright": "browser", "hypothesis": "dev"}
+          "playwright": "browser", "hypothesis": "dev", "plotly": "interactive"}
 
 
 def in_ci() -> bool:

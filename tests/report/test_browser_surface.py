@@ -1,12 +1,10 @@
 """The surface report in headless Chromium: no request leaves the machine, no console
 error, both 3-D views drawn (a WebGL scene with its canvas). Screenshot to test-artifacts/."""
 
-import os
 import shutil
 from pathlib import Path
 
-import pytest
-
+from optional_deps import missing, require
 from trainlab.runner import execute
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -23,17 +21,9 @@ DRAWN = """Array.from(document.querySelectorAll('.surface3d')).map(el => {
 
 def _sync_playwright():
     if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed (make test installs Debian's chromium)")
-        pytest.skip("chromium not installed (not CI)")
-    for module in ("playwright.sync_api", "plotly"):
-        if os.environ.get("CI"):
-            __import__(module)  # a missing package fails under CI
-        else:
-            pytest.importorskip(module)
-    from playwright.sync_api import sync_playwright
-
-    return sync_playwright
+        missing("chromium is not installed (make test installs Debian's chromium)")
+    require("plotly")
+    return require("playwright.sync_api").sync_playwright
 
 
 def test_surface_report_draws_offline_in_chromium(tmp_path):

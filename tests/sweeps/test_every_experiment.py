@@ -18,9 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from optional_deps import require
 from trainlab.registry import all_experiments
 
-optuna = pytest.importorskip("optuna")
+optuna = require("optuna")
 
 SAMPLERS = ("grid", "random", "tpe", "ga")
 IDS = [e.id for e in all_experiments()]

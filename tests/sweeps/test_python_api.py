@@ -16,9 +16,10 @@ import pytest
 import sweep_fake
 
 import trainlab
+from optional_deps import require
 from trainlab.errors import BadInput, StopRun
 
-optuna = pytest.importorskip("optuna")
+optuna = require("optuna")
 
 SPACE = {"x": {"type": "float", "low": -1.0, "high": 1.0},
          "y": {"type": "float", "low": -1.0, "high": 1.0},
