@@ -117,7 +117,9 @@ def layers(probe, cfg, ctx) -> dict:
         rows.append({"layer": g.name, "params": g.size, "top_eigenvalue": float(top.values[0]),
                      "residual_bound": float(top.residuals[0]), "trace": tr.value,
                      "trace_ci95": list(tr.ci95)})
-        sd = spectral_density(f, t, n_vectors=max(1, cfg.slq_vectors // 2),
+        # one start vector per layer: the figure is a sketch, and a model with many
+        # layers would otherwise spend most of its products here
+        sd = spectral_density(f, t, n_vectors=1,
                               iters=min(cfg.layer_iters, g.size), grid=200, seed=cfg.seed)
         ax[0, 0].semilogy(sd.grid.numpy(), sd.density.clamp_min(1e-12).numpy(), label=g.name)
         curves[f"{g.name}:eigenvalue"] = sd.grid.tolist()
