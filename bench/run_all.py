@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-SCRIPTS = ["ensemble", "minimal_ratio", "hessian", "sensitivity", "cnn", "compile", "diagnose"]
+SCRIPTS = ["ensemble", "minimal_ratio", "hessian", "sensitivity", "cnn", "compile", "diagnose",
+           "tables"]
 
 
 # per-case fields worth a column of the table, when a script reports them
@@ -21,7 +22,7 @@ NOTES = ["vs_jax", "baseline_reached", "trainlab_reached", "baseline_peak_mib",
          "trainlab_peak_mib", "top5_max_rel_diff", "max_rel_diff", "baseline_accuracy",
          "trainlab_accuracy", "baseline_fraction_of_fp32_peak",
          "trainlab_fraction_of_fp32_peak", "compile_s", "break_even_steps",
-         "trainlab_max_rel_diff", "baseline_max_rel_diff"]
+         "trainlab_max_rel_diff", "baseline_max_rel_diff", "rows_per_s"]
 
 
 def _short(value) -> str:

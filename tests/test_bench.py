@@ -22,6 +22,7 @@ SCRIPTS = {
     "cnn": ["--repeats", "1"],
     "compile": ["--mode", "aot_eager"],  # traces only: no C++ compiler needed
     "diagnose": ["--no-memory", "--repeats", "1"],
+    "tables": ["--repeats", "1"],
 }
 
 
@@ -49,6 +50,8 @@ def test_quick_benchmark_prints_design_json(script):
         assert tops and all(c["trainlab_max_rel_diff"] < 1e-3 for c in tops)
         jac = [c for c in result["cases"] if c["task"] == "input-Jacobian norms"]
         assert jac and jac[0]["max_rel_diff"] < 1e-4
+    if script == "tables":  # the reader gives numpy.loadtxt's values
+        assert result["cases"][0]["same_values"] is True
     if script == "cnn":
         assert [c["size"]["precision"] for c in result["cases"]] == ["fp32", "bf16"]
 
