@@ -14,7 +14,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 SCRIPTS = ["ensemble", "minimal_ratio", "hessian", "sensitivity", "cnn", "compile", "diagnose",
-           "tables"]
+           "tables", "surface"]
 
 
 # per-case fields worth a column of the table, when a script reports them

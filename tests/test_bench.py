@@ -23,6 +23,7 @@ SCRIPTS = {
     "compile": ["--mode", "aot_eager"],  # traces only: no C++ compiler needed
     "diagnose": ["--no-memory", "--repeats", "1"],
     "tables": ["--repeats", "1"],
+    "surface": [],
 }
 
 
@@ -52,6 +53,9 @@ def test_quick_benchmark_prints_design_json(script):
         assert jac and jac[0]["max_rel_diff"] < 1e-4
     if script == "tables":  # the reader gives numpy.loadtxt's values
         assert result["cases"][0]["same_values"] is True
+    if script == "surface":  # the ensemble grid equals the per-point loop, both MLPs
+        assert len(result["cases"]) == 2
+        assert all(c["max_rel_diff"] < 1e-5 for c in result["cases"])
     if script == "cnn":
         assert [c["size"]["precision"] for c in result["cases"]] == ["fp32", "bf16"]
 

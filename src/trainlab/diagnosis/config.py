@@ -48,6 +48,11 @@ class DiagnoseConfig(BaseConfig):
     grad_batches: int = option(8, "data batches of the gradient-norm interval", positive=True)
     alphas: int = option(31, "interpolation points, α evenly in [-1, 2]", positive=True)
     pca_components: int = option(2, "trajectory PCA components", positive=True)
+    surface_grid: int = option(21, "loss surface (--only surface): grid points per side "
+                               "(odd: the middle row and column are the 1-D slices)",
+                               positive=True)
+    surface_span: float = option(1.0, "loss surface: coefficients of the filter-normalized "
+                                 "directions in [-span, span]", positive=True)
 
     def validate(self) -> None:
         if self.alphas < 2:
@@ -60,9 +65,10 @@ PRESETS = {
     "smoke": {"n_train": 128, "n_eval": 32, "top_k": 3, "lanczos_iters": 30,
               "trace_probes": 10, "slq_vectors": 2, "slq_iters": 20,
               "layer_iters": 10, "layer_probes": 6, "dense_max_params": 600,
-              "sharpness_steps": 5, "sharpness_restarts": 2, "grad_batches": 4, "alphas": 7},
+              "sharpness_steps": 5, "sharpness_restarts": 2, "grad_batches": 4, "alphas": 7,
+              "surface_grid": 5},
     "quick": {"n_train": 512, "n_eval": 256, "lanczos_iters": 60, "trace_probes": 30,
               "slq_vectors": 4, "slq_iters": 40, "layer_iters": 20, "layer_probes": 10,
               "dense_max_params": 2000, "sharpness_steps": 20, "sharpness_restarts": 3,
-              "alphas": 13},
+              "alphas": 13, "surface_grid": 11},
 }

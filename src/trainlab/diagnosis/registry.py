@@ -46,7 +46,7 @@ def diagnostic(name: str, *, title: str, needs: Needs | None = None,
 
 def load_all() -> None:
     """Import the modules that register the built-in diagnostics."""
-    from . import curvature, inputs, landscape  # noqa: F401
+    from . import curvature, inputs, landscape, surface  # noqa: F401
 
 
 def select(only: list[str], probe, cfg) -> tuple[list[Diagnostic], list[tuple[str, str]]]:
