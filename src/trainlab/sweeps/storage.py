@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import os
 import re
 import threading
 import time
@@ -80,9 +81,7 @@ def parse_storage(text: str | None) -> StorageSpec:
             path = path[2:]
         if not path:
             raise BadInput("--storage journal:PATH: give the journal file's path")
-        parent = Path(path).expanduser().resolve().parent
-        if not parent.is_dir():
-            raise BadInput(f"--storage {text}: folder {parent} does not exist")
+        _check_parent(Path(path).expanduser(), text)
         if Path(path).is_dir():
             raise BadInput(f"--storage {text}: is a folder, expected a journal file")
         return StorageSpec("journal", str(Path(path).expanduser()), text, text)
@@ -95,11 +94,27 @@ def parse_storage(text: str | None) -> StorageSpec:
                        "psycopg 3; write postgresql://USER:PASSWORD@HOST:PORT/DB")
     if text.startswith("sqlite:///"):
         path = text[len("sqlite:///"):]
-        if path and path != ":memory:" and not Path(path).expanduser().resolve().parent.is_dir():
-            raise BadInput(f"--storage {text}: folder of the database does not exist")
+        if path and path != ":memory:":
+            _check_parent(Path(path).expanduser(), text)
         return StorageSpec("rdb", text, text, text)
     raise BadInput(f"--storage {redact(text)}: expected journal:PATH, postgresql://… or "
                    "sqlite:///PATH (or nothing for in-memory)")
+
+
+def _check_parent(path: Path, text: str) -> None:
+    """The file's folder exists, or can be made (`open_storage` makes it): the nearest
+    existing ancestor is a writable folder."""
+    parent = path.resolve().parent
+    existing = next((a for a in (parent, *parent.parents) if a.exists()), None)
+    if existing is None or not existing.is_dir():
+        raise BadInput(f"--storage {text}: {existing or parent} is not a folder")
+    if existing != parent and not os.access(existing, os.W_OK):
+        raise BadInput(f"--storage {text}: cannot create folder {parent}")
+
+
+def _make_parent(path: str) -> None:
+    if path and path != ":memory:":
+        Path(path).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -118,11 +133,14 @@ def open_storage(spec: StorageSpec, heartbeat_interval: int, grace_period: int):
     if spec.kind == "journal":
         from optuna.storages.journal import JournalFileBackend
 
+        _make_parent(spec.url)
         try:
             return optuna.storages.JournalStorage(JournalFileBackend(spec.url))
         except Exception as exc:  # unreadable file, foreign content
             raise BadInput(f"--storage {spec.shown}: cannot open the journal: "
                            f"{_first_line(exc)}") from None
+    if spec.url.startswith("sqlite:///"):
+        _make_parent(spec.url[len("sqlite:///"):])
     engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if spec.url.startswith("postgresql"):
         engine_kwargs["connect_args"] = {"connect_timeout": 10}
