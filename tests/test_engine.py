@@ -39,7 +39,7 @@ def test_trainlab_threads_wins(two_threads, monkeypatch):
     monkeypatch.setenv("TRAINLAB_THREADS", "1")
     engine.apply_thread_request()
     assert torch.get_num_threads() == 1
-    monkeypatch.setenv("TRAINLAB_THREADS", "zero")  # not a count: ignored
+    monkeypatch.setenv("TRAINLAB_THREADS", "")  # empty: as if unset
     assert engine.requested_threads() is None
 
 

@@ -11,6 +11,15 @@ MLPs and CNNs), `trainlab.train.fit` (the one training loop), `trainlab.data`
 
 __version__ = "0.1.0"
 
-from trainlab.api import Run, diagnose, list_experiments, load, run, sweep  # noqa: E402
+from trainlab.api import (  # noqa: E402
+    Run,
+    diagnose,
+    list_experiments,
+    load,
+    resume,
+    run,
+    sweep,
+)
 
-__all__ = ["Run", "__version__", "diagnose", "list_experiments", "load", "run", "sweep"]
+__all__ = ["Run", "__version__", "diagnose", "list_experiments", "load", "resume", "run",
+           "sweep"]

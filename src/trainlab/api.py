@@ -1,4 +1,4 @@
-"""The Python API: `trainlab.run`, `diagnose`, `load`, `list_experiments`, `sweep`.
+"""The Python API: `trainlab.run`, `resume`, `diagnose`, `load`, `list_experiments`, `sweep`.
 
 Same code path as the command line (`trainlab.runner`), so `trainlab.run("polyfit")`
 and `trainlab run polyfit` give the same `summary.json` for the same seed. A `Run`
@@ -96,9 +96,25 @@ def run(exp: str, preset: str = "full", seed: int | None = None, out: str | Path
     sets.update({k.replace("__", "."): v for k, v in overrides.items()})
     outcome = execute(exp, preset=preset, sets=sets, config_file=config_file, seed=seed,
                       device=device, out=out, runs_dir=runs_dir, progress=progress, quiet=True,
-                      seeds=seeds)
+                      seeds=seeds, sets_source="keyword arguments")
     if outcome.state != "completed":
         raise RunFailed(f"{exp}: run {outcome.state}: {outcome.reason} ({outcome.path})")
+    return Run(outcome.path)
+
+
+def resume(run_dir: str | Path, device: str | None = None,
+           progress: bool | None = None) -> Run:
+    """Continue an interrupted or killed run from its checkpoints (`trainlab resume`).
+
+    A completed run is returned as it is. device: None for the run's own device (cpu
+    when it is not available). Raises `BadInput` for a folder that is not a run and
+    `RunFailed` when the run does not complete.
+    """
+    from trainlab.runner import resume as resume_run
+
+    outcome = resume_run(run_dir, device=device, progress=progress, quiet=True)
+    if outcome.state != "completed":
+        raise RunFailed(f"resume: run {outcome.state}: {outcome.reason} ({outcome.path})")
     return Run(outcome.path)
 
 

@@ -13,17 +13,22 @@ import signal
 import sys
 from pathlib import Path
 
+from trainlab import __version__
 from trainlab.config import PRESETS, describe_fields, parse_sets
 from trainlab.errors import BadInput
-from trainlab.registry import all_experiments, get
+from trainlab.registry import all_experiments, get, known_ids
 from trainlab.report.format import fmt
 
 EXIT_BAD_INPUT = 2
+EXIT_CODES = ("exit codes: 0 success; 2 bad usage or bad input (one line on stderr, nothing "
+              "written); 3 the run failed (status.json says why); 130 interrupted")
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, no usage dump
-        raise BadInput(f"{self.prog}: {message}")
+        # main() prints "trainlab: error: ", so only the subcommand is named here
+        command = self.prog.removeprefix("trainlab").strip()
+        raise BadInput(f"{command}: {message}" if command else message)
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
@@ -31,7 +36,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field (dotted keys, JSON values); repeatable")
     p.add_argument("--config", dest="config_file", metavar="FILE.toml", help="config file")
-    p.add_argument("--seed", type=int, help="random seed")
+    p.add_argument("--seed", type=int, help="random seed (default: the experiment's own, "
+                   "the `seed` field of trainlab show EXP)")
     p.add_argument("--seeds", metavar="N", help="replicates: N runs with seeds seed, seed+1, … "
                    "(default: the preset's)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
@@ -41,22 +47,26 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="trainlab", description="The classic experiments of a first "
-                     "deep-learning course, one command each.")
+                     "deep-learning course, one command each.", epilog=EXIT_CODES)
+    parser.add_argument("--version", action="version", version=f"trainlab {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     lst = sub.add_parser("list", help="list the experiments")
     lst.add_argument("--markdown", action="store_true", help="as the README's markdown table")
+    ids = ", ".join(known_ids())
     show = sub.add_parser("show", help="describe an experiment, its config and presets")
-    show.add_argument("experiment")
-    run = sub.add_parser("run", help="run an experiment")
-    run.add_argument("experiment")
+    show.add_argument("experiment", help=f"experiment id, one of: {ids}")
+    run = sub.add_parser("run", help="run an experiment", epilog=EXIT_CODES)
+    run.add_argument("experiment", help=f"experiment id, one of: {ids}")
     _add_run_options(run)
     run.add_argument("--out", help="exact run folder (must not exist or be empty)")
-    res = sub.add_parser("resume", help="continue an interrupted run")
-    res.add_argument("run_dir")
-    res.add_argument("--device", default=None)
-    res.add_argument("--json", action="store_true")
+    res = sub.add_parser("resume", help="continue an interrupted run", epilog=EXIT_CODES)
+    res.add_argument("run_dir", help="the run folder to continue (runs/EXP/STAMP)")
+    res.add_argument("--device", default=None, help="auto | cpu | cuda (default: the run's "
+                     "own device, cpu when that is not available)")
+    res.add_argument("--json", action="store_true", help="print summary.json to stdout")
     rep = sub.add_parser("report", help="(re)build RUNS_DIR/index.html")
-    rep.add_argument("runs_dir", nargs="?", default="runs")
+    rep.add_argument("runs_dir", nargs="?", default="runs",
+                     help="folder holding the run folders (default: runs)")
     from trainlab.suite import add_arguments as add_suite
 
     add_suite(sub.add_parser("suite", help="run every experiment, then report"))
@@ -94,7 +104,8 @@ def _cmd_show(exp_id: str) -> int:
     print("config fields:")
     for row in describe_fields(exp.config):
         kind = row["type"] + (f", {row['range']}" if row["range"] else "")
-        print(f"  {row['key']} ({kind}, default {fmt(row['default'])})\n      {row['help']}")
+        default = '""' if row["default"] == "" else fmt(row["default"])  # visible when empty
+        print(f"  {row['key']} ({kind}, default {default})\n      {row['help']}")
     print("\npresets:")
     for name in PRESETS:
         over = exp.presets.get(name, {})
@@ -126,6 +137,8 @@ def _finish(outcome, as_json: bool) -> int:
         print(outcome.path)
     if outcome.state != "completed":
         print(f"trainlab: run {outcome.state}: {outcome.reason}", file=sys.stderr)
+    elif outcome.reason:  # resume of a completed run: say that nothing was done
+        print(f"trainlab: {outcome.reason}", file=sys.stderr)
     return outcome.exit_code
 
 
@@ -136,8 +149,13 @@ def _on_sigterm(signum, frame):
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     signal.signal(signal.SIGTERM, _on_sigterm)
+    argv = sys.argv[1:] if argv is None else argv
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        if not argv:  # a bare `trainlab`: the usage and the commands, not an error line
+            print(parser.format_help(), end="", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        args = parser.parse_args(argv)
         if args.command == "list":
             return _cmd_list(args.markdown)
         if args.command == "show":

@@ -259,7 +259,8 @@ def read_toml(path: str | Path) -> dict[str, Any]:
     if p.is_dir():
         raise BadInput(f"{p}: is a directory, expected a TOML file")
     try:
-        table = tomllib.loads(p.read_bytes().decode("utf-8"))
+        # utf-8-sig: editors on Windows save a byte-order mark that TOML itself refuses
+        table = tomllib.loads(p.read_bytes().decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise BadInput(f"{p}: invalid TOML: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
@@ -288,22 +289,33 @@ def apply_overrides(cfg: Any, overrides: dict[str, Any], source: str) -> None:
                 target = current
                 continue
             if dataclasses.is_dataclass(current):
+                if isinstance(value, str) and hasattr(current, "name"):
+                    value = {"name": value}  # `model=cnn` names the architecture (DESIGN §1)
                 if not isinstance(value, dict):
                     raise BadInput(f"config key '{key}': expected a table of sub-keys")
-                apply_overrides(current, flatten(value), source)
+                # from the root, so that messages name the whole key (`data.max_train`)
+                apply_overrides(cfg, flatten(value, f"{key}."), source)
                 continue
             tp = typing.get_type_hints(type(target))[part]
-            if tp is str and not isinstance(value, str) and source == "--set":
+            if tp is str and not isinstance(value, str) and source in SET_SOURCES:
                 value = json.dumps(value)
             coerced = _coerce(value, tp, key)
             _check_range(coerced, field.metadata, key, part)
             setattr(target, part, coerced)
 
 
+# Where `sets` come from: the command line's --set, or the keyword arguments of
+# `trainlab.run`; messages name it. Both may give a string field a non-string value.
+SET_SOURCES = ("--set", "keyword arguments")
+
+
 def resolve(config_cls: type, presets: dict[str, dict], preset: str = "full",
             config_file: str | Path | None = None, sets: dict[str, Any] | None = None,
-            seed: int | None = None) -> Any:
-    """Build a validated config: defaults < preset < config file < `--set` < `--seed`."""
+            seed: int | None = None, sets_source: str = "--set") -> Any:
+    """Build a validated config: defaults < preset < config file < `--set` < `--seed`.
+
+    sets_source: how messages name where `sets` came from (one of `SET_SOURCES`).
+    """
     if preset not in PRESETS:
         raise BadInput(f"unknown preset '{preset}' (choose from {', '.join(PRESETS)})")
     cfg = config_cls()
@@ -311,7 +323,7 @@ def resolve(config_cls: type, presets: dict[str, dict], preset: str = "full",
     if config_file is not None:
         apply_overrides(cfg, read_toml(config_file), str(config_file))
     if sets:
-        apply_overrides(cfg, sets, "--set")
+        apply_overrides(cfg, sets, sets_source)
     if seed is not None:
         apply_overrides(cfg, {"seed": seed}, "--seed")
     cfg.validate()

@@ -30,11 +30,23 @@ COMPILE_ENV = "TRAINLAB_COMPILE"
 
 
 def requested_threads() -> int | None:
-    """The thread count asked for with `TRAINLAB_THREADS`, or None when unset or invalid."""
-    value = os.environ.get(THREADS_ENV)
-    if value and value.isdigit() and int(value) > 0:
-        return int(value)
-    return None
+    """The thread count asked for with `TRAINLAB_THREADS`, or None when unset or empty.
+
+    Anything but a positive integer is bad input, refused like a bad `TRAINLAB_COMPILE`
+    (a silently ignored `TRAINLAB_THREADS=abc` runs on a thread count nobody chose).
+    """
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if not value:
+        return None
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:
+        raise BadInput(f"{THREADS_ENV}={value!r}: expected a positive number of threads")
+    return int(value)
+
+
+def check_environment() -> None:
+    """BadInput for a bad `TRAINLAB_THREADS` or `TRAINLAB_COMPILE`, before any folder exists."""
+    requested_threads()
+    compile_setting()
 
 
 def apply_thread_request() -> None:

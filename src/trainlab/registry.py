@@ -204,6 +204,14 @@ def load_all() -> None:
     _LOADED = True
 
 
+def known_ids() -> list[str]:
+    """The ids of the built-in experiments, from their module names (nothing is imported)."""
+    package = importlib.util.find_spec(PACKAGE)
+    paths = package.submodule_search_locations if package else []
+    return sorted(info.name.replace("_", "-") for info in pkgutil.iter_modules(paths)
+                  if not info.name.startswith("_"))
+
+
 def _load_one(exp_id: str) -> None:
     # Only a well-formed id names a module; anything else ("../x", "a.b") is left to the
     # error message below. An experiment module that fails to import raises here.

@@ -200,16 +200,17 @@ def execute(exp_id: str, *, preset: str = "full", sets: dict | None = None,
             device: str = "auto", out: str | Path | None = None,
             runs_dir: str | Path = "runs", progress: bool | None = None,
             quiet: bool = False, seeds: int | str | None = None,
-            observers: Sequence[Callable] = ()) -> Outcome:
+            observers: Sequence[Callable] = (), sets_source: str = "--set") -> Outcome:
     """Run experiment `exp_id` and return its outcome (see module docstring).
 
     seeds: the number of replicates (seeds seed, seed+1, …); by default the preset's
     (the experiment's `REPLICATES`). observers: called with every batch of metric rows
     the run logs; one may raise `trainlab.errors.StopRun` to end the run (the outcome's
-    state is then `pruned`, status.json says failed with the reason).
+    state is then `pruned`, status.json says failed with the reason). sets_source: how
+    messages name where `sets` came from.
     """
     exp = get(exp_id)
-    cfg = resolve(exp.config, exp.presets, preset, config_file, sets, seed)
+    cfg = resolve(exp.config, exp.presets, preset, config_file, sets, seed, sets_source)
     n = None if seeds is None else parse_count(seeds)
     return execute_experiment(exp, cfg, preset=preset, device=resolve_device(device), out=out,
                               runs_dir=runs_dir, progress=progress, quiet=quiet, seeds=n,
@@ -229,6 +230,7 @@ def execute_experiment(exp: Experiment, cfg, *, preset: str, device: torch.devic
     dev = device
     n = spec(exp).default(preset) if seeds is None else seeds
     check_fits(exp, cfg, n, dev)
+    engine.check_environment()
     replicate_seeds = seed_list(cfg.seed, n)
     if out is not None:
         path = Path(out)
@@ -260,9 +262,11 @@ def resume(run_dir: str | Path, device: str | None = None,
     if not isinstance(saved, dict) or "experiment" not in saved:
         raise BadInput(f"{path}/config.json: not a trainlab run config")
     exp = get(saved["experiment"])
+    engine.check_environment()
     status = read_json(path / "status.json")
     if status.get("state") == "completed":
-        return Outcome(path, "completed", EXIT_OK, None, read_json(path / "summary.json"))
+        return Outcome(path, "completed", EXIT_OK, f"{path}: already completed, nothing to "
+                       "resume", read_json(path / "summary.json"))
     cfg = from_dict(exp.config, saved["config"])
     dev = resolve_device(device or ("cuda" if saved.get("device", "cpu").startswith("cuda")
                                     and torch.cuda.is_available() else "cpu"))

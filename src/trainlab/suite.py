@@ -25,11 +25,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--only", default="", help="comma-separated experiment ids to run")
     p.add_argument("--skip", default="", help="comma-separated experiment ids to skip")
     p.add_argument("--runs-dir", default="runs", help="parent of run folders (default: ./runs)")
-    p.add_argument("--workers", type=int, default=1, help="parallel worker processes")
+    p.add_argument("--workers", type=int, default=1, help="parallel worker processes (default: 1)")
     p.add_argument("--seed", type=int, default=None, help="seed for every experiment")
     p.add_argument("--seeds", default=None, metavar="N",
                    help="replicates per experiment (default: each preset's)")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
     p.set_defaults(func=main)
 
 
