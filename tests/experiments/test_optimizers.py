@@ -72,3 +72,36 @@ def test_momentum_reaches_only_the_momentum_optimizers(monkeypatch):
         optimizers.train_one(cfg, ctx, ds, split, split, opt, [0.1], "spy")
     assert seen.pop("momentum") == seen.pop("nesterov") == cfg.momentum == 0.9
     assert all(m == 0.0 for m in seen.values()), seen
+
+
+def test_time_figure_shows_fast_optimizers_next_to_lbfgs():
+    """The wall-time panels: the fast optimizers use a readable share of the axis."""
+    import numpy as np
+
+    from trainlab.experiments.optimizers import _plot_curves
+    from trainlab.history import History
+
+    def history(seconds):
+        n = len(seconds)
+        return History(list(range(n)), list(seconds),
+                       {"train/loss": [[1.0 / (t + 1)] for t in range(n)],
+                        "test/accuracy": [[0.5 + 0.04 * t] for t in range(n)]})
+
+    class Ctx:
+        figures = {}
+
+        def figure(self, fig, name, caption):
+            self.figures[name] = fig
+
+    ctx = Ctx()
+    _plot_curves(ctx, {"adam": history([0.0, 0.06, 0.12, 0.18, 0.24, 0.3]),
+                       "lbfgs": history([0.0, 1.6, 3.2, 4.8, 6.4, 8.0])})
+    for ax in ctx.figures["curves-seconds"].axes:
+        assert ax.get_xscale() == "log"
+        adam = next(line for line in ax.get_lines() if line.get_label() == "adam")
+        x = np.asarray(adam.get_xdata(), float)
+        assert (x > 0).all()  # 0 s has no place on a log axis
+        ends = ax.transAxes.inverted().transform(ax.transData.transform(
+            [[x.min(), 1.0], [x.max(), 1.0]]))[:, 0]
+        assert ends[1] - ends[0] > 0.25  # on a linear axis it was 0.03 of the width
+    assert ctx.figures["curves-epoch"].axes[0].get_xscale() == "linear"

@@ -127,3 +127,19 @@ def test_a_block_without_renderers_says_so():
 
     with pytest.raises(NotImplementedError, match="Bare has no HTML"):
         to_html(Report(blocks=[Bare()]))
+
+
+def test_markdown_table_cells_never_split_a_column():
+    """Pipes in header or body cells are escaped and line breaks joined (polyfit's
+    `max |coef error|` header once made a 4-column table of 6 cells)."""
+    import re
+
+    columns = ["lr", "final loss", "max |coef error|", "diverged"]
+    rows = [{"lr": 0.1, "final loss": 0.5, "max |coef error|": "a|b", "diverged": "no\nyes"}]
+    lines = Table(rows, columns).render_markdown()
+    table_lines = [line for line in lines if line.startswith("|")]
+    assert len(table_lines) == 3
+    for line in table_lines:
+        cells = re.split(r"(?<!\\)\|", line)[1:-1]  # unescaped pipes separate cells
+        assert len(cells) == len(columns), line
+    assert "max \\|coef error\\|" in table_lines[0] and "no yes" in table_lines[2]

@@ -102,6 +102,12 @@ class Pre(Block):
         return f"<pre>{esc(self.text)}</pre>"
 
 
+def _md_cell(text: object) -> str:
+    """A markdown table cell: `|` escaped and line breaks joined, header cells too
+    (polyfit's `max |coef error|` header split one column into three)."""
+    return " ".join(str(text).replace("|", "\\|").splitlines())
+
+
 @dataclass
 class Table(Block):
     """Rows of values under `columns`; cells print through `fmt`, numbers align right.
@@ -118,9 +124,9 @@ class Table(Block):
 
     def render_markdown(self) -> list[str]:
         cols = self.columns
-        lines = ["| " + " | ".join(map(str, cols)) + " |", "|" + "---|" * len(cols)]
+        lines = ["| " + " | ".join(_md_cell(c) for c in cols) + " |", "|" + "---|" * len(cols)]
         for row in self.rows:
-            cells = (fmt(row.get(c)).replace("|", "\\|") for c in cols)
+            cells = (_md_cell(fmt(row.get(c))) for c in cols)
             lines.append("| " + " | ".join(cells) + " |")
         if self.caption:
             lines += ["", self.caption]
