@@ -9,6 +9,7 @@ where it fails.
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -30,3 +31,8 @@ def test_ruff_finds_nothing():
     proc = subprocess.run([*_ruff(), "check", "--no-cache", "src", "tests", "bench"], cwd=ROOT,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+
+
+def test_complexity_is_part_of_the_rules():
+    lint = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["ruff"]["lint"]
+    assert "C90" in lint["select"] and lint["mccabe"]["max-complexity"] == 15

@@ -24,6 +24,7 @@ from __future__ import annotations
 import ast
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 
@@ -291,63 +292,83 @@ Evaluator = Callable[[dict, torch.dtype, torch.device], torch.Tensor]
 
 def _build(node: ast.AST, head: str, variables: frozenset[str]) -> Evaluator:
     """Check one node and return its evaluator (recursion depth is bounded by MAX_DEPTH)."""
-    if isinstance(node, ast.Constant):
-        value = _constant_value(node, head)
+    builder = _BUILDERS.get(type(node))
+    if builder is None:
+        reason = _REFUSED.get(type(node), f"{type(node).__name__} is not allowed")
+        raise BadInput(f"{head}: {reason}")
+    return builder(node, head, variables)
+
+
+def _build_constant(node: ast.Constant, head: str, variables: frozenset[str]) -> Evaluator:
+    value = _constant_value(node, head)
+    return lambda env, dtype, device: torch.tensor(value, dtype=dtype, device=device)
+
+
+def _build_name(node: ast.Name, head: str, variables: frozenset[str]) -> Evaluator:
+    name = node.id
+    if name in variables:
+        return lambda env, dtype, device: env[name]
+    if name in CONSTANTS:
+        value = CONSTANTS[name]
         return lambda env, dtype, device: torch.tensor(value, dtype=dtype, device=device)
-    if isinstance(node, ast.Name):
-        name = node.id
-        if name in variables:
-            return lambda env, dtype, device: env[name]
-        if name in CONSTANTS:
-            value = CONSTANTS[name]
-            return lambda env, dtype, device: torch.tensor(value, dtype=dtype, device=device)
-        if name in FUNCTIONS:
-            raise BadInput(f"{head}: {name!r} is a function; call it as {name}(...)")
-        allowed = ", ".join(sorted(variables) + sorted(CONSTANTS))
-        raise BadInput(f"{head}: unknown name {_quote(name, 30)} (allowed: {allowed})")
-    if isinstance(node, ast.UnaryOp):
-        if isinstance(node.op, ast.UAdd):
-            return _build(node.operand, head, variables)
-        if isinstance(node.op, ast.USub):
-            inner = _build(node.operand, head, variables)
-            return lambda env, dtype, device: torch.neg(inner(env, dtype, device))
+    if name in FUNCTIONS:
+        raise BadInput(f"{head}: {name!r} is a function; call it as {name}(...)")
+    allowed = ", ".join(sorted(variables) + sorted(CONSTANTS))
+    raise BadInput(f"{head}: unknown name {_quote(name, 30)} (allowed: {allowed})")
+
+
+def _build_unary(node: ast.UnaryOp, head: str, variables: frozenset[str]) -> Evaluator:
+    if isinstance(node.op, ast.UAdd):
+        return _build(node.operand, head, variables)
+    if isinstance(node.op, ast.USub):
+        inner = _build(node.operand, head, variables)
+        return lambda env, dtype, device: torch.neg(inner(env, dtype, device))
+    symbol = _OPERATOR_SYMBOLS.get(type(node.op), type(node.op).__name__)
+    raise BadInput(f"{head}: operator {symbol!r} is not allowed")
+
+
+def _build_binary(node: ast.BinOp, head: str, variables: frozenset[str]) -> Evaluator:
+    entry = _BINARY.get(type(node.op))
+    if entry is None:
         symbol = _OPERATOR_SYMBOLS.get(type(node.op), type(node.op).__name__)
         raise BadInput(f"{head}: operator {symbol!r} is not allowed")
-    if isinstance(node, ast.BinOp):
-        entry = _BINARY.get(type(node.op))
-        if entry is None:
-            symbol = _OPERATOR_SYMBOLS.get(type(node.op), type(node.op).__name__)
-            raise BadInput(f"{head}: operator {symbol!r} is not allowed")
-        op = entry[1]
-        left = _build(node.left, head, variables)
-        if isinstance(node.op, ast.Pow):
-            exponent = _exponent(node.right, head)
-            return lambda env, dtype, device: torch.pow(left(env, dtype, device), exponent)
-        right = _build(node.right, head, variables)
-        return lambda env, dtype, device: op(left(env, dtype, device), right(env, dtype, device))
-    if isinstance(node, ast.Call):
-        if not isinstance(node.func, ast.Name):
-            reason = _REFUSED.get(type(node.func), "only calls of named functions are allowed")
-            raise BadInput(f"{head}: {reason}")
-        fname = node.func.id
-        if fname not in FUNCTIONS:
-            allowed = ", ".join(FUNCTIONS)
-            raise BadInput(
-                f"{head}: function {_quote(fname, 30)} is not allowed (allowed: {allowed})"
-            )
-        if node.keywords:
-            raise BadInput(f"{head}: keyword arguments are not allowed")
-        if any(isinstance(a, ast.Starred) for a in node.args):
-            raise BadInput(f"{head}: '*' unpacking is not allowed")
-        if len(node.args) != 1:
-            raise BadInput(
-                f"{head}: {fname}() takes exactly one argument ({len(node.args)} given)"
-            )
-        func = FUNCTIONS[fname]
-        arg = _build(node.args[0], head, variables)
-        return lambda env, dtype, device: func(arg(env, dtype, device))
-    reason = _REFUSED.get(type(node), f"{type(node).__name__} is not allowed")
-    raise BadInput(f"{head}: {reason}")
+    op = entry[1]
+    left = _build(node.left, head, variables)
+    if isinstance(node.op, ast.Pow):
+        exponent = _exponent(node.right, head)
+        return lambda env, dtype, device: torch.pow(left(env, dtype, device), exponent)
+    right = _build(node.right, head, variables)
+    return lambda env, dtype, device: op(left(env, dtype, device), right(env, dtype, device))
+
+
+def _build_call(node: ast.Call, head: str, variables: frozenset[str]) -> Evaluator:
+    if not isinstance(node.func, ast.Name):
+        reason = _REFUSED.get(type(node.func), "only calls of named functions are allowed")
+        raise BadInput(f"{head}: {reason}")
+    fname = node.func.id
+    if fname not in FUNCTIONS:
+        allowed = ", ".join(FUNCTIONS)
+        raise BadInput(
+            f"{head}: function {_quote(fname, 30)} is not allowed (allowed: {allowed})"
+        )
+    if node.keywords:
+        raise BadInput(f"{head}: keyword arguments are not allowed")
+    if any(isinstance(a, ast.Starred) for a in node.args):
+        raise BadInput(f"{head}: '*' unpacking is not allowed")
+    if len(node.args) != 1:
+        raise BadInput(
+            f"{head}: {fname}() takes exactly one argument ({len(node.args)} given)"
+        )
+    func = FUNCTIONS[fname]
+    arg = _build(node.args[0], head, variables)
+    return lambda env, dtype, device: func(arg(env, dtype, device))
+
+
+# One builder per allowed node kind; any other node is refused with its _REFUSED reason.
+_BUILDERS: dict[type, Callable[[Any, str, frozenset[str]], Evaluator]] = {
+    ast.Constant: _build_constant, ast.Name: _build_name, ast.UnaryOp: _build_unary,
+    ast.BinOp: _build_binary, ast.Call: _build_call,
+}
 
 
 #: Preset target functions of one variable (the course's examples), in display order.
