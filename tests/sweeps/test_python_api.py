@@ -128,3 +128,109 @@ def test_help_states_every_default():
     for dest in ("objective", "study", "workers", "direction", "space", "preset", "trials"):
         assert "default" in helps[dest], (dest, helps[dest])
     assert "EXP-SAMPLER-TIMESTAMP" in helps["study"] and "default 1" in helps["workers"]
+
+
+def test_identical_individuals_reuse_the_value(fake_exp, tmp_path, capsys):
+    """The GA breeds the same individual again: its stored value is reused, not retrained."""
+    out = trainlab.sweep(fake_exp, sampler="ga", trials=8, population=2, preset="smoke",
+                         space={"opt": {"type": "categorical", "choices": ["a", "b"]}},
+                         seed=0, out=tmp_path / "ga", report=True)
+    rows = list(csv.DictReader((out / "trials.csv").open()))
+    assert len(rows) == 8 and all(r["state"] == "COMPLETE" for r in rows)
+    ran = {r["opt"]: r for r in rows if not r["note"]}  # trained: one per distinct individual
+    assert len(list((out / "trials").iterdir())) == len(ran) <= 2
+    for r in rows:
+        assert float(r["value"]) == pytest.approx(sweep_fake.objective(0.0, 0.0, 1, r["opt"]))
+        if r["note"]:
+            assert r["note"].startswith(f"same parameters as trial {ran[r['opt']]['number']}")
+            assert r["run_dir"] == ran[r["opt"]]["run_dir"] and r["seconds"] == ""
+    best = json.loads((out / "best.json").read_text())
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[-1] == (f"trainlab sweep: best trial {best['trial']}: value = "
+                         f"{best['value']:.6g} (opt={best['params']['opt']}) -> "
+                         f"{out / best['run_dir']}")  # the closing line names the best
+    page = (out / "report.html").read_text()
+    assert "mutation prob default (1/1" in page  # not 'null'
+
+
+def test_a_shared_study_refuses_other_fixed_settings(fake_exp, tmp_path):
+    journal = f"journal:{tmp_path / 'j.journal'}"
+    common = {"sampler": "random", "trials": 2, "space": SPACE, "storage": journal,
+              "study": "shared", "echo": False, "report": False}
+    trainlab.sweep(fake_exp, preset="smoke", out=tmp_path / "a", **common)
+    for other, message in [({"sets": {"k": 3}}, "sets {} , not {'k': 3}"),
+                           ({"seed": 4}, "seed None, not 4")]:
+        with pytest.raises(BadInput) as info:
+            trainlab.sweep(fake_exp, preset="smoke", out=tmp_path / "b", **common, **other)
+        assert "exists with other fixed settings" in str(info.value)
+        assert message.replace(" ,", ",") in str(info.value)
+        assert not (tmp_path / "b").exists()
+    config = tmp_path / "c.toml"
+    config.write_text("epochs = 5\n")
+    with pytest.raises(BadInput, match="config epochs different"):
+        trainlab.sweep(fake_exp, preset="smoke", config_file=config, out=tmp_path / "b",
+                       **common)
+    config.write_text("epochs = 3\n")  # the smoke preset's value: the same trials
+    trainlab.sweep(fake_exp, preset="smoke", config_file=config, out=tmp_path / "a", **common)
+
+
+def test_an_interrupted_multi_worker_sweep_still_reports(fake_exp, tmp_path, monkeypatch):
+    """Ctrl-C while workers run: the parent writes trials.csv, best.json and report.html."""
+    from trainlab.sweeps import engine, workers
+    from trainlab.sweeps.storage import Liveness
+
+    def one_trial_then_ctrl_c(s, study):
+        engine.work(s, study, Liveness(None, 1, 3), echo=False)  # as a worker would
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(workers, "run_workers", one_trial_then_ctrl_c)
+    out = tmp_path / "w"
+    with pytest.raises(KeyboardInterrupt):
+        trainlab.sweep(fake_exp, sampler="random", trials=2, workers=2, space=SPACE,
+                       storage=f"journal:{tmp_path / 'j.journal'}", preset="smoke", out=out)
+    for name in ("trials.csv", "best.json", "report.html"):
+        assert (out / name).is_file(), name
+    assert json.loads((out / "best.json").read_text())["trial"] is not None
+
+
+def test_sweep_figures_do_not_mislead(fake_exp, tmp_path, monkeypatch):
+    """Failed trials are bands (no value), log ticks are labelled at decades only, and
+    the parallel-coordinate plot has one line per completed trial; trial rows link only
+    to run reports that exist."""
+    import matplotlib.ticker
+
+    from trainlab.sweeps import figures
+
+    kept = {}
+    real_save = figures._save
+
+    def keep(fig, root, name):
+        kept[name] = fig
+        return real_save(fig, root, name)
+
+    monkeypatch.setattr(figures, "_save", keep)
+    monkeypatch.setattr("matplotlib.pyplot.close", lambda fig=None: None)
+    space = {**SPACE, "k": {"type": "int", "low": 1, "high": 64, "log": True}}
+    out = trainlab.sweep(fake_exp, sampler="random", trials=5, space=space, preset="smoke",
+                         seed=2, sets={"fail_above": 0.0}, out=tmp_path / "f", echo=False)
+    rows = list(csv.DictReader((out / "trials.csv").open()))
+    failed = {int(r["number"]) for r in rows if r["state"] == "FAIL"}
+    done = [r for r in rows if r["state"] == "COMPLETE"]
+    assert failed and len(done) == 5
+    ax = kept["history"].axes[0]
+    for line in ax.get_lines():
+        xs = list(line.get_xdata())
+        if any(x in failed for x in xs):  # drawn across the whole axis, not at a value
+            assert len(set(xs)) == 1 and list(line.get_ydata()) == [0, 1]
+    for coll in ax.collections:  # the points are the completed trials only
+        assert {int(x) for x, _ in coll.get_offsets()} <= {int(r["number"]) for r in done}
+    k_axis = next(a for a in kept["slice"].axes if a.get_xlabel() == "k")
+    assert k_axis.get_xscale() == "log"
+    assert isinstance(k_axis.xaxis.get_minor_formatter(), matplotlib.ticker.NullFormatter)
+    assert len(kept["parallel"].axes[0].get_lines()) == len(done) + len(space) + 1  # + rules
+    assert (out / "figures" / "parallel.png").is_file()
+    page = (out / "report.html").read_text()
+    assert "Parallel coordinates" in page
+    for r in rows:
+        linked = f"{r['run_dir']}/report.html" in page
+        assert linked == (out / r["run_dir"] / "report.html").is_file(), r

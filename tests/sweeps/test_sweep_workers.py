@@ -136,6 +136,13 @@ def test_three_workers_one_killed(kind, sampler, request, tmp_path):
     best = json.loads((out / "best.json").read_text())
     assert best["value"] == pytest.approx(min(t.value for t in done))
     assert (out / "report.html").is_file() and (out / "figures" / "history.png").is_file()
+    # the killed trial's folder is not left "running", and nothing links its missing report
+    dead = json.loads((out / "trials" / str(killed) / "status.json").read_text())
+    assert dead["state"] == "failed" and "heartbeat" in dead["reason"]
+    assert not (out / "trials" / str(killed) / "report.html").exists()
+    assert f"trials/{killed}/report.html" not in (out / "report.html").read_text()
+    row = next(r for r in rows if int(r["number"]) == killed)
+    assert row["seconds"] == ""  # no run time for a trial that never ended
 
 
 def test_wrong_password_is_bad_input(postgres_url, tmp_path):

@@ -42,6 +42,14 @@ def _maybe_log(ax, values, axis: str = "y") -> None:
         (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
 
 
+def _log_axis(axis, set_scale) -> None:
+    """A log axis labelled at its major ticks only, in plain numbers (minor labels such
+    as 2×10¹ 3×10¹ run into each other)."""
+    set_scale("log")
+    axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
 def _numeric(p, values: list) -> np.ndarray:
     if p.kind == "categorical":
         index = {repr(c): i for i, c in enumerate(p.choices)}
@@ -68,9 +76,9 @@ def history_figure(s, trials, root: Path) -> str | None:
     ax.step(xs, best, where="post", color="tab:orange", lw=2, label="best so far")
     _maybe_log(ax, ys)
     bad = [t.number for t in trials if t.state in (TrialState.FAIL, TrialState.PRUNED)]
-    if bad:
-        ax.plot(bad, [0.03] * len(bad), "x", color="tab:red", transform=ax.get_xaxis_transform(),
-                clip_on=False, label="failed / pruned")
+    for i, x in enumerate(bad):  # no value: a vertical band, never a point on the value axis
+        ax.axvline(x, color="tab:red", lw=1, ls=":", alpha=0.7,
+                   label="failed / pruned (no value)" if i == 0 else None)
     ax.set_xlabel("trial")
     ax.set_ylabel(s.objective)
     ax.set_title(f"{s.objective} per trial ({s.direction})")
@@ -95,7 +103,7 @@ def slice_figure(s, trials, root: Path) -> str | None:
         if p.kind == "categorical":
             ax.set_xticks(range(len(p.choices)), [str(c) for c in p.choices])
         elif p.log:
-            ax.set_xscale("log")
+            _log_axis(ax.xaxis, ax.set_xscale)
         ax.set_xlabel(p.key)
         ax.grid(alpha=0.3)
         if i % ncols == 0:
@@ -105,6 +113,47 @@ def slice_figure(s, trials, root: Path) -> str | None:
         axes[j // ncols, j % ncols].axis("off")
     fig.colorbar(sc, ax=axes, label="trial", shrink=0.8)
     return _save(fig, root, "slice")
+
+
+def parallel_figure(s, trials, root: Path) -> str | None:
+    """Parallel coordinates: one line per completed trial through its parameters (each
+    axis from the space's low to high, log where the space is) and its objective; the
+    colour is the objective, bright is good."""
+    done = [t for t in trials if t.state == TrialState.COMPLETE]
+    if len(done) < 2:
+        return None
+    columns, labels = [], []
+    for p in s.params:
+        x = _numeric(p, [t.params.get(p.key) for t in done])
+        if p.kind == "categorical":
+            lo, hi = 0.0, max(1.0, len(p.choices) - 1.0)
+        elif p.log:
+            x, lo, hi = np.log10(x), math.log10(p.low), math.log10(p.high)
+        else:
+            lo, hi = float(p.low), float(p.high)
+        columns.append((x - lo) / (hi - lo))
+        labels.append(p.key)
+    y = np.asarray([t.value for t in done], dtype=float)
+    span = float(np.ptp(y)) or 1.0
+    columns.append((y - y.min()) / span)
+    labels.append(s.objective)
+    data = np.stack(columns, axis=1)
+    fig, axes = new_figure(width=max(5.0, 1.6 * len(labels)), height=3.8)
+    ax = axes[0, 0]
+    cmap = matplotlib.colormaps["viridis_r" if s.direction == "minimize" else "viridis"]
+    norm = matplotlib.colors.Normalize(y.min(), y.max())
+    for row, value in sorted(zip(data, y, strict=True), key=lambda r: -r[1]
+                             if s.direction == "minimize" else r[1]):
+        ax.plot(range(len(labels)), row, color=cmap(norm(value)), alpha=0.75, lw=1.2)
+    for i in range(len(labels)):
+        ax.axvline(i, color="0.6", lw=0.8)
+    ax.set_xticks(range(len(labels)), labels, rotation=20, ha="right")
+    ax.set_yticks([0, 1], ["low", "high"])
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_title("Parameters of every completed trial and its objective")
+    fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax,
+                 label=s.objective, shrink=0.8)
+    return _save(fig, root, "parallel")
 
 
 def importances(study, s, trials) -> tuple[dict[str, float], str]:

@@ -26,6 +26,7 @@ from trainlab.sweeps.figures import (
     history_figure,
     importance_figure,
     importances,
+    parallel_figure,
     slice_figure,
 )
 from trainlab.sweeps.samplers import GA_GENERATION_KEY
@@ -143,11 +144,17 @@ def _best(s, trials, root: Path) -> tuple[Any, dict[str, Any]]:
                     "experiment": s.exp.id, "study": s.study_name, "sampler": s.sampler}
 
 
+def _mutation(s) -> str:
+    if s.mutation_prob is not None:
+        return fmt(s.mutation_prob)
+    return f"default (1/{len(s.params)} = 1/number of parameters)"
+
+
 def _settings(s, trials) -> dict[str, str]:
     """The lines at the top of the page: what was searched, how, and how far it got."""
     c = {st.name: sum(1 for t in trials if t.state == st) for st in TrialState}
     ga = (f" (population {s.population}, crossover {s.crossover}, "
-          f"mutation prob {fmt(s.mutation_prob)})" if s.sampler == "ga" else "")
+          f"mutation prob {_mutation(s)})" if s.sampler == "ga" else "")
     return {"experiment": s.exp.id, "study": s.study_name, "storage": s.storage.shown,
             "sampler": s.sampler + ga, "objective": f"{s.objective} ({s.direction})",
             "preset": s.preset,
@@ -225,9 +232,12 @@ def write_report(s, study, root: Path, full: bool = True) -> Path:
     imp, method = importances(study, s, trials)
     gens = generations(s, trials) if s.sampler == "ga" else {}
     figs = [(history_figure(s, trials, root), f"{s.objective} of every completed trial; the "
-             "line is the best so far, red crosses mark failed or pruned trials."),
+             "line is the best so far; dotted red lines mark failed or pruned trials (no value)."),
             (slice_figure(s, trials, root), f"{s.objective} against each parameter "
              "(colour: trial number, later trials are yellow)."),
+            (parallel_figure(s, trials, root), "Parallel coordinates: each line is a "
+             f"completed trial through its parameters (low to high of the space) to its "
+             f"{s.objective}; bright lines are the best."),
             (importance_figure(imp, method, root), f"How much each parameter explains the "
              f"variation of {s.objective} ({method}).")]
     ga = ga_figures(s, gens, root)
