@@ -77,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     from trainlab.sweeps.command import add_arguments as add_sweep
 
     add_sweep(sub.add_parser("sweep", help="hyperparameter search with Optuna"))
+    from trainlab.watch import add_arguments as add_watch
+
+    add_watch(sub.add_parser("watch", help="serve RUNS_DIR on 127.0.0.1 while runs train "
+                             "(the index and reports reload themselves)"))
     return parser
 
 

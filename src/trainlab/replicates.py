@@ -30,6 +30,7 @@ import torch
 from trainlab import stats
 from trainlab.claims import Claim, Replicates, evaluate_all, lookup
 from trainlab.errors import BadInput
+from trainlab.live import SeedTagged
 from trainlab.registry import Experiment
 from trainlab.report.blocks import Block, Section, Table, Text
 from trainlab.run_context import RunContext
@@ -200,8 +201,11 @@ def _one_after_another(exp: Experiment, cfg, seeds: list[int], top: RunContext,
         again = top.resume and sub.is_dir()
         sub.mkdir(parents=True, exist_ok=True)
         seed_everything(seed)
+        # the live report of the whole run watches each replicate (the observers that
+        # have begin_fit; a sweep's pruner sees the combined summary only, as before)
+        live = [SeedTagged(o, seed) for o in top.observers if hasattr(o, "begin_fit")]
         ctx = RunContext(sub, exp.id, top.device, seed, resume=again, progress=top.progress,
-                         quiet=top.quiet)
+                         quiet=top.quiet, observers=live)
         summary = exp.run(dataclasses.replace(cfg, seed=seed), ctx)
         atomic_write_json(done, summary)
         summary = read_json(done)  # the JSON form, as a resumed run will read it

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +26,24 @@ from trainlab.run_folder import (
 MetricObserver = Callable[[list[dict]], None]
 
 
+@dataclass
+class LivePanel:
+    """A panel of the live report: `draw(model) -> Block` for the fits named in `fits`
+    (None: every fit)."""
+
+    title: str
+    draw: Callable[[Any], Block]
+    fits: tuple[str, ...] | None = None
+
 
 class RunContext:
     """What an experiment's `run(cfg, ctx)` gets: device, seed, files, report blocks.
 
     Experiments add figures, tables and text to `ctx.report` (through the delegates
     `text`, `table`, `preformatted`, `figure`), log metric rows, and get named
-    checkpoints for the training loop. `observers` see every batch of logged rows.
+    checkpoints for the training loop. `observers` see every batch of logged rows; an
+    observer with a `begin_fit(ctx, name, epochs, model, start_epoch)` method is also
+    told when `train.fit` starts a fit (the live report and the notebook view are such).
     """
 
     def __init__(self, path: Path, exp_id: str, device: torch.device, seed: int,
@@ -46,6 +58,7 @@ class RunContext:
         self.progress = progress
         self.observers = list(observers)
         self.report = Report()
+        self.panels: list[LivePanel] = []
         self.started = time.time()
         (self.path / "figures").mkdir(parents=True, exist_ok=True)
         self.metrics_path = self.path / "metrics.jsonl"
@@ -91,6 +104,21 @@ class RunContext:
         append_metrics(self.metrics_path, rows)
         for observer in self.observers:  # a sweep's pruner may raise StopRun here
             observer(rows)
+
+    def begin_fit(self, name: str, epochs: int, model: Any, start_epoch: int = 0) -> None:
+        """Called by `train.fit` as fit `name` (of `epochs` epochs, at `start_epoch`) starts."""
+        for observer in self.observers:
+            hook = getattr(observer, "begin_fit", None)
+            if hook is not None:
+                hook(self, name, epochs, model, start_epoch)
+
+    def live_panel(self, title: str, draw: Callable[[Any], Block],
+                   fits: Iterable[str] | None = None) -> None:
+        """Add a panel to the live report: `draw(model)` returns a block (a
+        `report.charts.LineChart` or `Heatmap`) drawn from the model being trained, in
+        eval mode and without gradients, each time the page is rewritten; `fits` limits it
+        to the fits of those names. It costs nothing when nobody watches."""
+        self.panels.append(LivePanel(title, draw, None if fits is None else tuple(fits)))
 
     def truncate_metrics(self, fit: str, after_epoch: int) -> None:
         """Drop rows of `fit` past `after_epoch` (before resuming it from a checkpoint)."""

@@ -25,6 +25,7 @@ import torch
 from trainlab import __version__, engine
 from trainlab.config import from_dict, resolve, to_dict
 from trainlab.errors import BadInput, RunFailed, StopRun
+from trainlab.live import LiveReport
 from trainlab.progress import default_enabled
 from trainlab.registry import Experiment, get
 from trainlab.replicates import (
@@ -147,9 +148,14 @@ def _run_in(exp: Experiment, cfg, path: Path, device: torch.device, resume: bool
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
     show = default_enabled() if progress is None else progress
-    ctx = RunContext(path, exp.id, device, cfg.seed, resume=resume, progress=show,
-                     quiet=quiet, observers=observers)
     title = cfg.title or exp.id
+    # report.html shows the run while it trains (trainlab.live), replaced at the end
+    live = LiveReport(path, {
+        "exp_id": exp.id, "title": title, "question": exp.question,
+        "what_to_look_at": exp.what_to_look_at, "config": read_json(path / "config.json"),
+        "status": status}, seconds_before=status.get("seconds", 0.0))
+    ctx = RunContext(path, exp.id, device, cfg.seed, resume=resume, progress=show,
+                     quiet=quiet, observers=[live, *observers])
     summary = None
     state, reason, code = "completed", None, EXIT_OK
     shown_state = None  # when the Outcome says more than status.json (pruned)
@@ -245,6 +251,9 @@ def execute_experiment(exp: Experiment, cfg, *, preset: str, device: torch.devic
     atomic_write_json(path / "env.json", environment(dev))
     status = {"state": "running", "reason": None, "started": utc_now(), "finished": None,
               "seconds": 0.0}
+    if out is None:  # the index lists the run while it runs
+        atomic_write_json(path / "status.json", status)
+        write_index(runs_dir)
     outcome = _run_in(exp, cfg, path, dev, resume=False, created=True, progress=progress,
                       status=status, quiet=quiet, seeds=replicate_seeds, observers=observers)
     if out is None:

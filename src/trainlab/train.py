@@ -142,6 +142,8 @@ def fit(model: Ensemble, train: Split, *, loss: str, epochs: int, batch_size: in
         ctx.truncate_metrics(name, state.epoch)
         if state.done:
             return state.result()
+    if ctx is not None:  # the live report learns the fit's length and model
+        ctx.begin_fit(name, epochs, model, state.epoch)
     record = _Recorder(dict(evals or {}), loss, ctx, name, names)
     if state.epoch == 0 and eval_at_start and not state.history.epochs:
         record(state, 0, None)

@@ -21,6 +21,7 @@ from trainlab.diagnostics import ParamSnapshots
 from trainlab.models import Ensemble
 from trainlab.optim import OptimSpec
 from trainlab.registry import Sweep, experiment
+from trainlab.report.charts import Curve, LineChart, function_chart
 from trainlab.report.plots import curves, new_figure
 from trainlab.train import Split, fit
 
@@ -159,6 +160,7 @@ def run(cfg: Config, ctx) -> dict:
     model = Ensemble([("linear", 1)], (cfg.degree,), seeds=[cfg.seed] * E).to(dev)
     names = [f"lr={lr:g}" for lr in cfg.lrs]
     snaps = ParamSnapshots(at=cfg.snapshot_epochs)
+    ctx.live_panel("The learned polynomials so far", _live_panel(cfg, x, y, true, names, dev))
     result = fit(model, Split(feats.to(dev), y.to(dev)), epochs=cfg.epochs,
                  batch_size=cfg.batch_size, loss=cfg.loss, optim=OptimSpec("sgd", cfg.lrs),
                  evals={"train": Split(feats.to(dev), y.to(dev))}, eval_at_start=True,
@@ -189,6 +191,21 @@ def run(cfg: Config, ctx) -> dict:
     return {"true_coeffs": list(true), "lstsq_coeffs": lstsq.tolist(), "runs": runs,
             "lstsq_max_abs_error": float(np.max(np.abs(lstsq - true))),
             "best_lr": best["lr"], "best_max_abs_coeff_error": best["max_abs_coeff_error"]}
+
+
+def _live_panel(cfg, x, y, true, names, dev):
+    """The live report's panel: each learning rate's polynomial now, the true one, the data."""
+    grid = torch.linspace(float(x.min()), float(x.max()), 120)
+    feats = torch.stack([grid ** i for i in range(1, cfg.degree + 1)], dim=1).to(dev)
+    truth = Curve("true", grid.tolist(), np.polyval(true[::-1], grid.numpy()).tolist())
+    points = list(zip(x.tolist(), y[:, 0].tolist(), strict=True))
+
+    def draw(model) -> LineChart:
+        pred = model(feats)[..., 0].cpu().numpy()  # (E, G)
+        return function_chart(grid, pred, names, points, extra=[truth],
+                              caption="the learned polynomials (one per learning rate), "
+                                      "the true one and the training points")
+    return draw
 
 
 def _plot(cfg, ctx, x, y, true, lstsq, snaps, result, names) -> None:

@@ -15,6 +15,8 @@ from trainlab.report.format import fmt, headline_numbers
 from trainlab.report.html import badge, esc, key_values, page
 from trainlab.run_folder import atomic_write_text
 
+REFRESH = "<meta http-equiv='refresh' content='5'>"
+
 
 def _read(path: Path) -> dict | None:
     try:
@@ -96,6 +98,15 @@ def write_index(runs_dir: str | Path) -> Path:
     """(Re)build `runs_dir/index.html`; returns its path."""
     runs_dir = Path(runs_dir)
     runs_dir.mkdir(parents=True, exist_ok=True)
+    out = runs_dir / "index.html"
+    atomic_write_text(out, index_html(runs_dir))
+    return out
+
+
+def index_html(runs_dir: str | Path) -> str:
+    """The index page of `runs_dir` as it stands; it reloads itself every few seconds
+    while a run is running (`trainlab watch` serves it fresh on every request)."""
+    runs_dir = Path(runs_dir)
     runs = collect_runs(runs_dir)
     experiments = {e.id: e for e in all_experiments()}
     sections = []
@@ -113,6 +124,5 @@ def write_index(runs_dir: str | Path) -> Path:
     total = sum(len(v) for v in runs.values())
     body = (f"<h1>trainlab runs</h1><p class='muted'>{total} run(s) of {len(runs)} "
             f"experiment(s) in <code>{esc(runs_dir)}</code></p>{''.join(sections)}")
-    out = runs_dir / "index.html"
-    atomic_write_text(out, page("trainlab runs", body))
-    return out
+    running = any(r["status"].get("state") == "running" for v in runs.values() for r in v)
+    return page("trainlab runs", body, head=REFRESH if running else "")

@@ -1,0 +1,121 @@
+"""The live report: present and "running" while a real run trains, rewritten at most
+every interval, replaced by a static final report (completed, failed or interrupted)."""
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+from scipy import stats as sps
+
+from trainlab.live import LiveCurves, LiveReport
+from trainlab.runner import execute
+
+REFRESH = re.compile(r"<meta http-equiv='refresh' content='(\d+)'>")
+
+
+def _peeker(folder_of):
+    seen = []
+
+    def peek(rows):  # runs after the live report (observers run in order)
+        report = Path(folder_of()) / "report.html"
+        index = Path(folder_of()).parents[1] / "index.html"
+        seen.append({"epochs": sorted({r["epoch"] for r in rows}),
+                     "html": report.read_text() if report.exists() else None,
+                     "index": index.read_text() if index.exists() else None})
+    return seen, peek
+
+
+def test_a_real_run_has_a_live_report_then_a_static_one(tmp_path):
+    runs = tmp_path / "runs"
+    holder = {}
+
+    def folder():
+        if "dir" not in holder:
+            holder["dir"] = next((runs / "polyfit").iterdir())
+        return holder["dir"]
+    seen, peek = _peeker(folder)
+    out = execute("polyfit", preset="smoke", runs_dir=runs, progress=False, quiet=True,
+                  observers=[peek])
+    assert out.state == "completed"
+    first = seen[0]
+    assert first["epochs"] == [0]  # eval_at_start: the first evaluation already shows
+    page = first["html"]
+    assert page is not None and REFRESH.search(page).group(1) == "3"
+    assert "badge running" in page and "sgd: epoch 0 of 20" in page
+    assert page.count("<svg class='chart'") >= 2  # the loss curves and the learned curve
+    assert "The learned polynomials so far" in page
+    # the index lists the run while it runs, and reloads itself
+    assert out.path.name in first["index"] and "running" in first["index"]
+    assert REFRESH.search(first["index"])
+    final = (out.path / "report.html").read_text()
+    assert not REFRESH.search(final) and "badge completed" in final
+    assert not REFRESH.search((runs / "index.html").read_text())
+
+
+def test_an_interrupted_run_says_so_keeps_its_curves_and_stops_refreshing(tmp_path):
+    def stop(rows):
+        if any(r["epoch"] >= 5 for r in rows):
+            raise KeyboardInterrupt
+    out = execute("polyfit", preset="smoke", out=tmp_path / "r", progress=False, quiet=True,
+                  observers=[stop])
+    assert out.state == "interrupted" and out.exit_code == 130
+    final = (out.path / "report.html").read_text()
+    assert "badge interrupted" in final and not REFRESH.search(final)
+    assert "Loss curves recorded before the run stopped" in final
+
+
+class _Clock:
+    def __init__(self):
+        self.t = 100.0
+
+    def __call__(self):
+        return self.t
+
+
+def _rows(epoch, loss=1.0, model="model", **extra):
+    return [{"fit": "f", "epoch": epoch, "split": "train", "model": model, "loss": loss,
+             **extra}]
+
+
+def _page():
+    return {"exp_id": "x", "title": "x", "question": "", "what_to_look_at": "",
+            "config": {}, "status": {"state": "running"}}
+
+
+def test_rewritten_at_most_every_interval_with_an_exact_eta(tmp_path):
+    clock = _Clock()
+    live = LiveReport(tmp_path, _page(), interval=2.0, clock=clock)
+    live.begin_fit(None, "f", 10, None)
+    writes = []
+    for t, epoch in [(0.0, 1), (0.5, 2), (1.9, 3), (2.0, 4), (3.9, 5), (4.1, 6)]:
+        clock.t = 100.0 + t
+        live(_rows(epoch))
+        writes.append(live.writes)
+    assert writes == [1, 1, 1, 2, 2, 3]
+    # 6 epochs in 4.1 s since the fit began: 4 epochs left take 4.1 / 6 * 4 s
+    status = live.status_block(clock.t)
+    assert status.epoch == 6 and math.isclose(status.left, 4.1 / 6 * 4)
+    assert "f: epoch 6 of 10" in (tmp_path / "report.html").read_text()
+
+
+def test_replicates_are_a_mean_and_a_95_percent_band():
+    curves = LiveCurves()
+    a, b, c = [1.0, 0.5, 0.25], [3.0, 1.5, 0.75], [2.0, 1.0]  # the third is still running
+    for e in range(3):
+        curves.add(_rows(e, a[e], seed=0) + _rows(e, b[e], seed=1)
+                   + (_rows(e, c[e], seed=2) if e < 2 else []))
+    (chart,) = curves.charts()
+    (curve,) = chart.curves
+    assert curve.x == [0, 1, 2] and curve.label == "train/model (3 replicates)"
+    for e in range(3):
+        values = np.array([a[e], b[e]] + ([c[e]] if e < 2 else []))
+        half = sps.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values))
+        assert math.isclose(curve.y[e], values.mean())
+        assert math.isclose(curve.lo[e], values.mean() - half)
+        assert math.isclose(curve.hi[e], values.mean() + half)
+    # members named '<name>/seedS' (ensemble replicates) group the same way
+    named = LiveCurves()
+    named.add(_rows(0, 1.0, model="true/seed0") + _rows(0, 3.0, model="true/seed1"))
+    (line,) = named.charts()[0].curves
+    assert line.label == "train/true (2 replicates)" and line.y == [2.0]
