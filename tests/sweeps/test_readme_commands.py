@@ -15,7 +15,9 @@ The rewriting rules that bring each command to smoke size (and nothing else):
 4. An absolute `--out /tmp/…` lands under the test's folder instead.
 5. `--device cuda` becomes `--device cpu` on a machine without CUDA.
 6. Inputs the README names without showing them are made first: `my.csv` (the crop-yield
-   table linreg generates itself, target `yield`), `my_spec.py` with `model.pt` and
+   table linreg generates itself, target `yield`), `weight-height.csv` (height-weight's
+   generated table), `train.csv` and `test.csv` (curvefit's generated pair with a gap),
+   `my_spec.py` with `model.pt` and
    `other.pt` (a small MLP and two of its state dicts), and the run folder given to
    `trainlab resume` (an mnist smoke run whose status says it was interrupted).
 The commands run in document order, in one folder (so `trainlab report runs` sees the
@@ -125,9 +127,14 @@ def rewrite(argv: list[str], work: Path, postgres: str | None) -> list[str]:
 def prepare(argv: list[str], work: Path) -> None:
     """Rule 6: make the inputs the command names and the README does not show."""
     from trainlab.data import write_crop_yield_csv
+    from trainlab.data.generated import write_gap_pair_csv, write_height_weight_csv
 
-    if "data.path=my.csv" in argv and not (work / "my.csv").exists():
-        write_crop_yield_csv(work / "my.csv")
+    tables = {"my.csv": lambda: write_crop_yield_csv(work / "my.csv"),
+              "weight-height.csv": lambda: write_height_weight_csv(work / "weight-height.csv"),
+              "train.csv": lambda: write_gap_pair_csv(work / "train.csv", work / "test.csv")}
+    for name, make in tables.items():
+        if f"data.path={name}" in argv and not (work / name).exists():
+            make()
     if argv[0] == "diagnose" and not (work / argv[1]).exists():
         (work / argv[1]).write_text(SPEC)
         for i, name in enumerate(("model.pt", "other.pt")):
