@@ -170,3 +170,20 @@ def test_the_readme_config_file_example_is_valid(tmp_path, monkeypatch):
     assert "data.path" in keys and "epochs" in keys  # a sub-table and flat keys
     cfg = resolve(exp.config, exp.presets, "full", config_file=path)
     assert cfg.epochs == keys["epochs"] and cfg.data.path == keys["data.path"]
+
+
+def test_a_run_in_a_log_prints_progress_lines(tmp_path):
+    """stderr is a pipe (a log, CI, nohup): the run says how far it got, in plain lines."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "trainlab", "run", "polyfit", "--preset",
+                           "smoke", "--runs-dir", str(tmp_path)], capture_output=True,
+                          text=True, env=dict(os.environ, MPLBACKEND="Agg"), timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    epochs = get("polyfit").presets["smoke"]["epochs"]
+    assert re.search(rf"^polyfit:\S+  {epochs}/{epochs} \(100%\)  loss=[0-9.e+-]+  "
+                     r"[0-9.]+ s$", proc.stderr, re.M), proc.stderr
+    assert "\r" not in proc.stderr

@@ -26,7 +26,6 @@ from trainlab import __version__, engine
 from trainlab.config import from_dict, resolve, to_dict
 from trainlab.errors import BadInput, RunFailed, StopRun
 from trainlab.live import LiveReport
-from trainlab.progress import default_enabled
 from trainlab.registry import Experiment, get
 from trainlab.replicates import (
     check_fits,
@@ -147,7 +146,7 @@ def _run_in(exp: Experiment, cfg, path: Path, device: torch.device, resume: bool
     if device.type == "cuda":
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
-    show = default_enabled() if progress is None else progress
+    show = True if progress is None else progress  # a bar, or lines in logs (progress.py)
     title = cfg.title or exp.id
     # report.html shows the run while it trains (trainlab.live), replaced at the end
     live = LiveReport(path, {

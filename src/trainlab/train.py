@@ -173,10 +173,11 @@ def fit(model: Ensemble, train: Split, *, loss: str, epochs: int, batch_size: in
                 state.epoch, state.done = epoch, epoch == epochs or stop
                 if ckpt is not None and (epoch % every == 0 or state.done):
                     ckpt.save(state.state_dict())
-                bar.update(1)
-                if show and state.history.has("train", "loss"):
+                if show and state.history.has("train", "loss"):  # before update, which
+                    # draws: set after it, the bar showed the previous epoch's loss
                     bar.set_postfix(loss=f"{np.nanmean(state.history.final('train', 'loss')):.4g}",
                                     refresh=False)
+                bar.update(1)
                 if stop:
                     break
         finally:
