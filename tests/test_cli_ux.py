@@ -157,7 +157,8 @@ def test_bad_thread_count_is_refused_before_any_folder(tmp_path, capsys, monkeyp
 
 def test_the_readme_config_file_example_is_valid(tmp_path, monkeypatch):
     readme = (Path(__file__).parents[1] / "README.md").read_text()
-    block = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    blocks = [b.split("```", 1)[0] for b in readme.split("```toml\n")[1:]]
+    block = next(b for b in blocks if b.startswith("# trainlab run "))  # the config file
     command = block.splitlines()[0].removeprefix("# trainlab run ").split()
     monkeypatch.chdir(tmp_path)  # the example's tables, relative to the working folder
     rows = "".join(f"{i / 4},{(i / 4) ** 2}\n" for i in range(24))
