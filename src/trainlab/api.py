@@ -63,10 +63,7 @@ class Run:
 
     def _repr_html_(self) -> str:
         exp_id = self.experiment
-        try:
-            keys = get(exp_id).headline
-        except BadInput:
-            keys = ()
+        keys = _headline_keys(exp_id)
         numbers = headline_numbers(self.summary, keys)
         rows = table([{"key": k, "value": fmt(v)} for k, v in numbers.items()],
                      ["key", "value"], header=False)
@@ -75,6 +72,18 @@ class Run:
         state = self.status.get("state", "?")
         return (f"<div><b>{esc(exp_id)}</b> — {esc(state)} — <code>{esc(self.dir)}</code>"
                 f"{rows}<div>{imgs}</div></div>")
+
+
+def _headline_keys(exp_id: str) -> tuple[str, ...]:
+    """The summary keys a run of ``exp_id`` shows first (``diagnose`` is not registered)."""
+    from trainlab.diagnosis.command import EXP_ID, HEADLINE
+
+    if exp_id == EXP_ID:
+        return HEADLINE
+    try:
+        return get(exp_id).headline
+    except BadInput:
+        return ()
 
 
 def run(exp: str, preset: str = "full", seed: int | None = None, out: str | Path | None = None,

@@ -269,6 +269,11 @@ def resume(run_dir: str | Path, device: str | None = None,
     saved = read_json(path / "config.json")
     if not isinstance(saved, dict) or "experiment" not in saved:
         raise BadInput(f"{path}/config.json: not a trainlab run config")
+    if saved["experiment"] == "diagnose":  # its model and data lived only in the caller
+        spec = (saved.get("config") or {}).get("spec") or "SPEC.py"
+        raise BadInput(f"{path}: a diagnose run cannot be resumed: it keeps no "
+                       f"checkpoints, and its model and data came from the caller, not the "
+                       f"folder; run `trainlab diagnose {spec}` again")
     exp = get(saved["experiment"])
     engine.check_environment()
     status = read_json(path / "status.json")
