@@ -85,7 +85,7 @@ def engine(ds, device: str, n: int, precision: str = "fp32") -> tuple[float, flo
 
 
 def main() -> None:
-    args = parser(__doc__.splitlines()[0], repeats=3).parse_args()
+    args = parser(__doc__.splitlines()[0], repeats=3, cuda=True).parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     ds = load_dataset("mnist", seed=0)

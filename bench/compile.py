@@ -26,7 +26,7 @@ from trainlab.train import Split, fit  # noqa: E402
 
 
 def main() -> None:
-    p = parser(__doc__.splitlines()[0])
+    p = parser(__doc__.splitlines()[0], cuda=True)
     p.add_argument("--mode", default="default", help="TRAINLAB_COMPILE value when compiling")
     args = p.parse_args()
     torch.set_num_threads(args.threads or 1)

@@ -117,7 +117,7 @@ def jax_trainer(epochs: int, x, y, batch: int = 100, lr: float = 1e-3):
 
 
 def main() -> None:
-    args = parser(__doc__.splitlines()[0]).parse_args()
+    args = parser(__doc__.splitlines()[0], cuda=True).parse_args()
     if (args.threads or 1) == 1:  # JAX (XLA) on one thread too, set before it is imported
         os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
                               "intra_op_parallelism_threads=1")
