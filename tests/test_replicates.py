@@ -109,30 +109,47 @@ def test_one_replicate_adds_keys_only(tmp_path):
 
 
 def test_separate_replicates_equal_single_seed_runs(tmp_path):
-    s = _run(tmp_path, "polyfit", "three", seed=5, seeds=3)
+    assert not replicates.spec(get("linreg")).ensemble
+    s = _run(tmp_path, "linreg", "three", seed=5, seeds=3)
     assert [r["seed"] for r in s["replicates"]] == [5, 6, 7]
     for r in s["replicates"]:
-        single = _run(tmp_path, "polyfit", f"seed{r['seed']}", seed=r["seed"])
-        assert r["summary"] == _strip(single)
+        single = _run(tmp_path, "linreg", f"seed{r['seed']}", seed=r["seed"])
+        _assert_close(r["summary"], _strip(single))
         assert (tmp_path / "three" / "replicates" / f"seed-{r['seed']}" / "report.html").exists()
-    errors = [r["summary"]["lstsq_max_abs_error"] for r in s["replicates"]]
-    assert s["lstsq_max_abs_error"] == pytest.approx(np.mean(errors))
-    st = s["stats"]["lstsq_max_abs_error"]
+    diffs = [r["summary"]["max_abs_param_diff"] for r in s["replicates"]]
+    assert s["max_abs_param_diff"] == pytest.approx(np.mean(diffs))
+    st = s["stats"]["max_abs_param_diff"]
     assert st["n"] == 3 and st["ci95"][0] <= st["mean"] <= st["ci95"][1]
     rows = [json.loads(x) for x in (tmp_path / "three" / "metrics.jsonl").read_text().splitlines()]
     assert {r["seed"] for r in rows} == {5, 6, 7}
+    assert (tmp_path / "three" / "figures" / "replicate-curves.csv").exists()
 
 
-def test_ensemble_replicates_equal_single_seed_runs(tmp_path):
-    s = _run(tmp_path, "random-labels", "two", seed=3, seeds=2)
+def _assert_close(got, want, path="summary"):
+    if isinstance(want, dict):
+        assert set(got) == set(want), path
+        for k in want:
+            if not k.endswith("path"):  # files inside each run's own folder
+                _assert_close(got[k], want[k], f"{path}.{k}")
+    elif isinstance(want, list):
+        assert len(got) == len(want), path
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
+            _assert_close(g, w, f"{path}[{i}]")
+    elif isinstance(want, float):
+        assert got == pytest.approx(want, rel=1e-5, abs=1e-7), path
+    else:
+        assert got == want, path
+
+
+@pytest.mark.parametrize("exp,key", [("random-labels", "random_train_accuracy"),
+                                     ("polyfit", "best_max_abs_coeff_error")])
+def test_ensemble_replicates_equal_single_seed_runs(tmp_path, exp, key):
+    s = _run(tmp_path, exp, "two", seed=3, seeds=2)
+    assert replicates.spec(get(exp)).ensemble
     for r in s["replicates"]:
-        single = _strip(_run(tmp_path, "random-labels", f"seed{r['seed']}", seed=r["seed"]))
-        for kind in ("true", "random"):
-            for key, want in single[kind].items():
-                got = r["summary"][kind][key]
-                assert got == (want if want is None else pytest.approx(want, rel=1e-5)), key
-    assert s["random_train_accuracy"] == pytest.approx(
-        np.mean([r["summary"]["random_train_accuracy"] for r in s["replicates"]]))
+        _assert_close(r["summary"], _strip(_run(tmp_path, exp, f"seed{r['seed']}",
+                                                seed=r["seed"])))
+    assert s[key] == pytest.approx(np.mean([r["summary"][key] for r in s["replicates"]]))
     assert not (tmp_path / "two" / "replicates").exists()  # one ensemble, one folder
 
 

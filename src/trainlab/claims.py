@@ -8,9 +8,12 @@ the claim's side of which the statistic must lie:
 - `value(summary) -> float`: one number per replicate; the claim's value is their mean
   and its interval the 95 % Student-t interval over the replicates (n = replicates);
 - `samples(summary) -> list | (list, list)`: observations pooled over the replicates
-  (the runs of minimal-ratio, for instance); the value is their mean, median or
-  Spearman correlation (`estimator`) and the interval a 95 % bootstrap interval
-  (n = observations).
+  (the runs of minimal-ratio, for instance); the value is their mean (Student-t
+  interval), median or Spearman correlation (`estimator`; 95 % bootstrap intervals),
+  n = observations.
+
+`exact=True` marks a statistic that involves no random choice at all (a grid search
+with exact derivatives): its interval is the point itself, so one replicate decides.
 
 Verdict (`stats.verdict`): reproduced when the interval lies wholly on the claim's side
 of the threshold, not_reproduced when wholly on the other side, inconclusive otherwise.
@@ -42,6 +45,7 @@ class Claim:
     value: Callable[[dict], float | None] | None = None
     samples: Callable[[dict], Sequence] | None = None
     estimator: str = "mean"
+    exact: bool = False
 
     def __post_init__(self) -> None:
         if (self.value is None) == (self.samples is None):
@@ -93,19 +97,27 @@ def _safe(fn: Callable, summary: dict):
     # point that was never reached) contributes no value instead of failing the run.
     try:
         return fn(summary)
-    except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError):
+    except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError, StopIteration):
         return None
 
 
+def replicate_values(claim: Claim, summaries: list[dict]) -> list:
+    """What each replicate contributes: its value (`value=` claims; None where undefined)
+    or its samples (`samples=` claims; a list, or an (x, y) pair of lists, or None)."""
+    return [_safe(claim.value if claim.value is not None else claim.samples, s)
+            for s in summaries]
+
+
 def _per_replicate(claim: Claim, summaries: list[dict]) -> tuple[float | None, list | None, int]:
-    values = [_safe(claim.value, s) for s in summaries]
+    values = replicate_values(claim, summaries)
     d = stats.describe(values)
+    if claim.exact and d["n"]:
+        return d["mean"], [d["mean"], d["mean"]], d["n"]
     return d["mean"], d["ci95"], d["n"]
 
 
 def _pooled(claim: Claim, summaries: list[dict]) -> tuple[float | None, list | None, int]:
-    parts = [_safe(claim.samples, s) for s in summaries]
-    parts = [p for p in parts if p is not None]
+    parts = [p for p in replicate_values(claim, summaries) if p is not None]
     if claim.estimator == "spearman":
         x = [float(v) for p in parts for v in p[0]]
         y = [float(v) for p in parts for v in p[1]]
@@ -114,9 +126,10 @@ def _pooled(claim: Claim, summaries: list[dict]) -> tuple[float | None, list | N
     values = stats._finite([v for p in parts for v in p])
     if len(values) == 0:
         return None, None, 0
-    fn = np.mean if claim.estimator == "mean" else np.median
-    ci = stats.bootstrap_interval(values, lambda v, axis: fn(v, axis=axis))
-    return float(fn(values)), ci, int(len(values))
+    if claim.estimator == "mean":
+        return float(values.mean()), stats.t_interval(values), int(len(values))
+    ci = stats.bootstrap_interval(values, lambda v, axis: np.median(v, axis=axis))
+    return float(np.median(values)), ci, int(len(values))
 
 
 def evaluate(claim: Claim, summaries: list[dict]) -> dict:

@@ -32,7 +32,6 @@ from trainlab.claims import Claim, Replicates, evaluate_all, lookup
 from trainlab.errors import BadInput
 from trainlab.live import SeedTagged
 from trainlab.registry import Experiment
-from trainlab.report.blocks import Block, Section, Table, Text
 from trainlab.run_context import RunContext
 from trainlab.run_folder import (
     atomic_write_json,
@@ -251,50 +250,3 @@ def run_replicates(exp: Experiment, cfg, seeds: list[int], ctx: RunContext,
     if not all(isinstance(s, dict) for s in summaries):
         return summaries[0]  # not a summary at all: the runner's check reports it
     return combine(exp, seeds, summaries)
-
-
-# ------------------------------------------------------------------------ reporting
-
-
-def _interval(ci) -> str:
-    return "" if not ci else f"[{ci[0]:.4g}, {ci[1]:.4g}]"
-
-
-def claims_table(claims: list[dict]) -> Table:
-    """The claims of a run as a report table (verdict first)."""
-    rows = [{"verdict": c["verdict"], "claim": c["statement"], "source": c["source"],
-             "statistic": c["statistic"], "value": c["value"], "ci95": _interval(c["ci95"]),
-             "n": c["n"], "threshold": f"{c['direction']} {c['threshold']:g}"}
-            for c in claims]
-    return Table(rows, ["verdict", "claim", "source", "statistic", "value", "ci95", "n",
-                        "threshold"],
-                 caption="reproduced: the 95 % interval lies wholly on the claim's side of "
-                         "the threshold; not_reproduced: wholly on the other side; "
-                         "inconclusive: it touches or straddles the threshold.")
-
-
-def report_blocks(summary: dict | None, separate: bool) -> list[Block]:
-    """Sections that open the run's report: claims, statistics, replicate links.
-
-    separate: the replicates ran one after another, each with its own report.
-    """
-    if not summary or "claims" not in summary:
-        return []
-    blocks: list[Block] = []
-    if summary["claims"]:
-        blocks.append(Section("Claims", [claims_table(summary["claims"])]))
-    seeds = [r["seed"] for r in summary.get("replicates", [])]
-    if len(seeds) > 1:
-        rows = [{"number": k, "mean": v["mean"], "std": v["std"], "n": v["n"],
-                 "ci95": _interval(v["ci95"])} for k, v in summary.get("stats", {}).items()
-                if not isinstance(v["mean"], list)]
-        inner: list[Block] = []
-        if rows:
-            inner.append(Table(rows, list(rows[0]),
-                               caption=f"seeds {seeds[0]}…{seeds[-1]}; ci95: Student-t "
-                                       "interval of the mean over the replicates."))
-        if separate:
-            links = ", ".join(f"`replicates/seed-{s}/report.html`" for s in seeds)
-            inner.append(Text(f"Each replicate ran on its own, with its own report: {links}."))
-        blocks.append(Section(f"{len(seeds)} replicates", inner))
-    return blocks

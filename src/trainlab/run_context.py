@@ -90,11 +90,14 @@ class RunContext:
         return self.report.preformatted(text, title)
 
     def figure(self, fig: Any, name: str, caption: str) -> Path:
-        """Save a matplotlib figure as PNG and SVG under figures/ and add it to the report."""
+        """Save a matplotlib figure as PNG, SVG and its data as CSV under figures/ and add it to
+        the report."""
         block: Figure = self.report.figure(fig, name, caption)
         png = self.path / "figures" / f"{block.name}.png"
         atomic_write_bytes(png, block.png)
         atomic_write_bytes(png.with_suffix(".svg"), block.svg)
+        if block.csv is not None:
+            atomic_write_bytes(png.with_suffix(".csv"), block.csv)
         return png
 
     # ----- metrics, checkpoints, generators

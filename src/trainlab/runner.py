@@ -27,14 +27,8 @@ from trainlab.config import from_dict, resolve, to_dict
 from trainlab.errors import BadInput, RunFailed, StopRun
 from trainlab.live import LiveReport
 from trainlab.registry import Experiment, get
-from trainlab.replicates import (
-    check_fits,
-    parse_count,
-    report_blocks,
-    run_replicates,
-    seed_list,
-    spec,
-)
+from trainlab.replicate_report import report_blocks
+from trainlab.replicates import check_fits, parse_count, run_replicates, seed_list, spec
 from trainlab.report.plots import fallback_metrics_figure
 from trainlab.report.render import run_report, save_report
 from trainlab.report.site import write_index
@@ -125,10 +119,11 @@ def _report_replicate(exp: Experiment, status: dict):
     return write
 
 
-def _with_claims(report, exp: Experiment, summary: dict | None, seeds: list[int] | None):
+def _with_claims(report, exp: Experiment, summary: dict | None, ctx: RunContext,
+                 seeds: list[int] | None):
     # the claims and the replicate statistics open the page, right under the status line
     separate = len(seeds or ()) > 1 and not spec(exp).ensemble
-    report.blocks[1:1] = report_blocks(summary, separate)
+    report.blocks[1:1] = report_blocks(exp, summary, ctx, separate)
     return report
 
 
@@ -194,7 +189,7 @@ def _run_in(exp: Experiment, cfg, path: Path, device: torch.device, resume: bool
             what_to_look_at=exp.what_to_look_at, config=read_json(path / "config.json"),
             status=status, summary=summary, blocks=ctx.report.blocks,
             headline_keys=exp.headline)
-        save_report(path, _with_claims(report, exp, summary, seeds))
+        save_report(path, _with_claims(report, exp, summary, ctx, seeds))
     finally:
         atomic_write_json(path / "status.json", status)
     return Outcome(path, shown_state or state, code, reason, summary)

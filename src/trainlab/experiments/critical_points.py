@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from trainlab.claims import Claim, Replicates
 from trainlab.config import BaseConfig, option
 from trainlab.data import parse_expression
 from trainlab.errors import BadInput
@@ -90,6 +91,21 @@ SWEEP = Sweep(
         "newton_steps": {"type": "int", "low": 10, "high": 60},
     },
     note="How many starting points and Newton steps find every critical point.",
+)
+
+# ----------------------------------------------------------------- claims
+
+# Nothing here is random (a grid of starts, exact derivatives): one replicate decides.
+REPLICATES = Replicates(smoke=1, quick=1, full=1)
+
+CLAIMS = (
+    Claim("finds-all-critical-points",
+          "Newton's method from a grid of starts finds all 13 critical points of "
+          "sin x·sin y in [−π, π]² (4 extrema and 9 saddles).",
+          "the exercise; the second-derivative test",
+          "critical points found (default target and box only)", threshold=12.5,
+          direction=">", exact=True,
+          value=lambda s: s["n_points"] if s["target"] == "sin(x)*sin(y)" else None),
 )
 
 

@@ -26,12 +26,14 @@ and read back.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from trainlab.claims import Claim, Replicates
 from trainlab.config import BaseConfig, option
 from trainlab.data import (
     check_same_columns,
@@ -144,6 +146,19 @@ SWEEP = Sweep(
         "patience": {"type": "int", "low": 100, "high": 1000, "log": True},
     },
     note="The batch size and early-stopping patience with the lowest cross-validated loss.",
+)
+
+# ----------------------------------------------------------------- claims
+
+REPLICATES = Replicates(smoke=1, quick=3, full=3)
+
+CLAIMS = (
+    Claim("cv-estimates-test-loss",
+          "k-fold cross-validation estimates the loss on new data: the mean validation loss "
+          "is within a factor 2 of the test loss.",
+          "the exercise; Stone 1974, cross-validatory choice",
+          "|log2(mean CV validation loss ÷ test loss)|", threshold=1.0, direction="<",
+          value=lambda s: abs(math.log2(s["cv_val_loss_mean"] / s["test_loss"]))),
 )
 
 

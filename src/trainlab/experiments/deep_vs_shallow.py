@@ -16,11 +16,13 @@ would mostly measure the jitter.)
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from trainlab.claims import Claim, Replicates
 from trainlab.config import BaseConfig, option
 from trainlab.data import (
     default_domain,
@@ -112,6 +114,28 @@ SWEEP = Sweep(
         "batch_size": {"type": "int", "low": 16, "high": 256, "log": True},
     },
     note="The shared training settings, judged by the shallowest MNIST model's test accuracy.",
+)
+
+# ----------------------------------------------------------------- claims
+
+REPLICATES = Replicates(smoke=1, quick=2, full=2)
+
+
+def _depth_log_ratios(summary: dict, target: str) -> list[float]:
+    """log10(shallow loss ÷ deepest loss) of every seed on `target` (equal budgets)."""
+    fn = next(f for f in summary["functions"] if f["target"] == target)
+    by_depth = sorted(fn["models"], key=lambda m: m["depth"])
+    shallow, deep = by_depth[0]["final_loss_per_seed"], by_depth[-1]["final_loss_per_seed"]
+    return [math.log10(a / b) for a, b in zip(shallow, deep, strict=True)]
+
+
+CLAIMS = (
+    Claim("deep-beats-shallow-nonsmooth",
+          "On the non-smooth target sign(sin 5πx), the deepest network reaches a lower "
+          "training loss than the one-hidden-layer network of the same parameter count.",
+          "Eldan & Shamir 2016; Telgarsky 2016",
+          "log10(shallow loss ÷ deepest loss), every seed", threshold=0.0, direction=">",
+          samples=lambda s: _depth_log_ratios(s, "sign(sin(5*pi*x))")),
 )
 
 

@@ -11,12 +11,14 @@ gradients of that very minibatch are in `.grad`; seeds (`runs`) train as one ens
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import torch
 
+from trainlab.claims import Claim, Replicates
 from trainlab.config import BaseConfig, option
 from trainlab.data import load_dataset, parse_expression, sample_function, standardize
 from trainlab.diagnostics import GradNorms, flatten_params, loss_grad_norm, make_loss_fn
@@ -98,6 +100,21 @@ SWEEP = Sweep(
     note="The rate and batch size of the function fit with the lowest final loss.",
 )
 
+# ----------------------------------------------------------------- claims
+
+REPLICATES = Replicates(smoke=1, quick=3, full=3)
+
+CLAIMS = (
+    Claim("grad-norm-does-not-shrink",
+          "While the MNIST network's loss falls, its minibatch gradient norm does not shrink "
+          "towards zero: the last epoch's mean norm is at least half the first epoch's.",
+          "Goodfellow et al. 2016, §8.2.1 (Fig. 8.1)",
+          "log2(last-epoch ÷ first-epoch mean gradient norm), MNIST task", threshold=-1.0,
+          direction=">",
+          value=lambda s: math.log2(s["tasks"]["mnist"]["last_epoch_grad_norm"]
+                                    / s["tasks"]["mnist"]["first_epoch_grad_norm"])),
+)
+
 
 def task_data(cfg: Config, task: str, device):
     """(x_train, y_train, loss name, input features, outputs) of a task, on `device`."""
@@ -135,6 +152,9 @@ def run_task(cfg: Config, ctx, task: str) -> dict:
     return {"task": task, "params": model.params_per_member(), "iterations": len(norms),
             "epochs": t.epochs, "final_loss": float(np.mean(final_loss)),
             "final_grad_norm": float(np.mean(norms[-1])),
+            # mean minibatch norm of the first and the last epoch (the claim compares them)
+            "first_epoch_grad_norm": float(np.mean(norms[:max(1, len(norms) // t.epochs)])),
+            "last_epoch_grad_norm": float(np.mean(norms[-max(1, len(norms) // t.epochs):])),
             "final_full_batch_grad_norm": float(np.mean(full)),
             "final_layer_grad_norms": dict(zip(rec.layer_names,
                                                rec.layer_norms[-1].mean(0).tolist(),

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from trainlab.claims import Claim, Replicates
 from trainlab.config import BaseConfig, option
 from trainlab.data import read_data_table, standardize, stratified_split, write_height_weight_csv
 from trainlab.errors import BadInput
@@ -126,6 +127,19 @@ SWEEP = Sweep(
         "l1_lambda": {"type": "float", "low": 1e-6, "high": 1e-2, "log": True},
     },
     note="The training settings with the best test accuracy of any activation.",
+)
+
+# ----------------------------------------------------------------- claims
+
+REPLICATES = Replicates(smoke=1, quick=3, full=3)
+
+CLAIMS = (
+    Claim("height-weight-separates",
+          "Height and weight predict the class well above chance (the classes overlap, so "
+          "not perfectly): mean test accuracy of the activations above 75 %.",
+          "the exercise", "test accuracy, mean over the hidden activations", threshold=0.75,
+          direction=">",
+          value=lambda s: sum(r["test_accuracy"] for r in s["results"]) / len(s["results"])),
 )
 
 

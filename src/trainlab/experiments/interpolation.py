@@ -14,10 +14,12 @@ parameters is interpolated.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from trainlab.claims import Claim, Replicates
 from trainlab.config import BaseConfig, option
 from trainlab.diagnostics import interpolate
 from trainlab.errors import BadInput
@@ -106,6 +108,48 @@ SWEEP = Sweep(
         "lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
     },
     note="The learning rate that gives the lowest loss barrier between the two minima.",
+)
+
+# ----------------------------------------------------------------- claims
+
+REPLICATES = Replicates(smoke=1, quick=3, full=3)
+
+
+def _loss_at(summary: dict, alpha: float) -> float:
+    """Train loss at the grid's α nearest to `alpha`."""
+    i = min(range(len(summary["alphas"])), key=lambda k: abs(summary["alphas"][k] - alpha))
+    return summary["train_loss"][i]
+
+
+def _barrier(summary: dict) -> float:
+    return math.log10(summary["max_train_loss_between"]
+                      / max(_loss_at(summary, 0.0), _loss_at(summary, 1.0)))
+
+
+def _steeper_large_batch(summary: dict) -> float:
+    """(rise past the large-batch end − rise past the small-batch end) ÷ their sizes' sum:
+    in [−1, 1], positive when the loss climbs faster beyond α = 1 (either may be < 0)."""
+    rise_large = _loss_at(summary, 1.5) - _loss_at(summary, 1.0)
+    rise_small = _loss_at(summary, -0.5) - _loss_at(summary, 0.0)
+    return (rise_large - rise_small) / (abs(rise_large) + abs(rise_small))
+
+
+KESKAR = "Keskar et al. 2017, On large-batch training for deep learning"
+CLAIMS = (
+    Claim("barrier-between-minima",
+          "The two minima are separated by a barrier: between α = 0 and 1 the train loss "
+          "rises above both ends.", f"Goodfellow et al. 2015; {KESKAR}",
+          "log10(max train loss on (0, 1) ÷ the larger end loss)", threshold=0.0,
+          direction=">", value=_barrier),
+    Claim("large-batch-minimum-sharper",
+          "The large-batch minimum is sharper: half a unit beyond it the train loss rises "
+          "more than half a unit beyond the small-batch one.", KESKAR,
+          "(rise α 1→1.5 − rise α 0→−0.5) ÷ (|rise| + |rise|)", threshold=0.0,
+          direction=">", value=_steeper_large_batch),
+    Claim("small-batch-generalizes-better",
+          "The small-batch model has the higher test accuracy.", KESKAR,
+          "test accuracy at α = 0 − at α = 1", threshold=0.0, direction=">",
+          value=lambda s: s["small_batch_test_accuracy"] - s["large_batch_test_accuracy"]),
 )
 
 

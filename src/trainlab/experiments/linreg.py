@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from trainlab.claims import Claim, Replicates
 from trainlab.config import BaseConfig, option
 from trainlab.data import read_data_table, write_crop_yield_csv
 from trainlab.errors import BadInput
@@ -109,6 +110,20 @@ SWEEP = Sweep(
         "batch_size": {"type": "int", "low": 1, "high": 50, "log": True},
     },
     note="The SGD settings that come closest to least squares.",
+)
+
+# ----------------------------------------------------------------- claims
+
+REPLICATES = Replicates(smoke=1, quick=3, full=3)
+
+CLAIMS = (
+    Claim("sgd-reaches-least-squares",
+          "Gradient descent on a linear neuron converges to the closed-form least-squares "
+          "solution (largest parameter difference under 5 % of the largest parameter).",
+          "the exercise; the normal equations θ = (XᵀX)⁻¹Xᵀy",
+          "max |θ_SGD − θ_lstsq| ÷ max |θ_lstsq|", threshold=0.05, direction="<",
+          value=lambda s: s["max_abs_param_diff"] / max(
+              abs(v) for v in [*s["lstsq"]["weights"], s["lstsq"]["bias"]])),
 )
 
 

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from trainlab import engine
+from trainlab.claims import Claim, Replicates
 from trainlab.config import BaseConfig, option
 from trainlab.data import parse_expression, sample_function
 from trainlab.diagnostics import (
@@ -118,6 +119,22 @@ SWEEP = Sweep(
         "batch_size": {"type": "int", "low": 4, "high": 64, "log": True},
     },
     note="The loss-phase settings after which most runs reach a near-critical point.",
+)
+
+# ----------------------------------------------------------------- claims
+
+# The runs inside one replicate are the samples of the claim (pooled over replicates).
+REPLICATES = Replicates(smoke=1, quick=3, full=1)
+
+CLAIMS = (
+    Claim("ratio-falls-with-loss",
+          "Among near-critical points, lower loss goes with a larger minimal ratio (more "
+          "positive curvature): a negative rank correlation.",
+          "the exercise (NTU ML 2019, 'when the gradient is almost zero')",
+          "Spearman ρ(minimal ratio, loss) over the runs that reached the threshold",
+          threshold=0.0, direction="<", estimator="spearman",
+          samples=lambda s: ([p["minimal_ratio"] for p in s["points"] if p["reached"]],
+                             [p["loss"] for p in s["points"] if p["reached"]])),
 )
 
 

@@ -20,6 +20,7 @@ from matplotlib.colors import LogNorm
 from matplotlib.ticker import MaxNLocator
 from torch import nn
 
+from trainlab.claims import Claim, Replicates
 from trainlab.config import BaseConfig, option
 from trainlab.data import standardize
 from trainlab.diagnostics import WeightHistograms, activation_maps
@@ -137,6 +138,19 @@ SWEEP = Sweep(
     note=("The genetic-algorithm exercise: population 30, 28 generations; batch size in "
           "[10, 128], lr in [1e-8, 1], gamma in [0, 1] (the config wants gamma > 0, so "
           "0.01), weight decay in [1e-7, 1e-4]; fitness = test loss after one epoch."),
+)
+
+# ----------------------------------------------------------------- claims
+
+REPLICATES = Replicates(smoke=1, quick=3, full=3)
+
+CLAIMS = (
+    Claim("cnn-under-5-percent",
+          "The CNN classifies MNIST digits with a test error under 5 % (here trained on the "
+          "4,000-image subset).",
+          "LeCun et al. 1998; pytorch/examples mnist",
+          "test error (%)", threshold=5.0, direction="<",
+          value=lambda s: s["test_error"]),
 )
 
 

@@ -14,12 +14,14 @@ network) and does not touch `trainlab.train`:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from trainlab.claims import Claim, Replicates
 from trainlab.config import BaseConfig, option
 from trainlab.data import load_dataset
 from trainlab.errors import BadInput
@@ -106,6 +108,31 @@ SWEEP = Sweep(
         "momentum_lr": {"type": "float", "low": 1e-3, "high": 0.3, "log": True},
     },
     note="The momentum and rate that train the NumPy MLP furthest.",
+)
+
+# ----------------------------------------------------------------- claims
+
+REPLICATES = Replicates(smoke=1, quick=3, full=3)
+
+
+def _near_zero_gain(summary: dict) -> float:
+    """Fraction of near-zero weights at the largest L1 λ minus at λ = 0."""
+    l1 = sorted((r for r in summary["lambda_sweep"] if r["penalty"] == "l1"),
+                key=lambda r: r["lambda"])
+    return l1[-1]["near_zero_weights"] - l1[0]["near_zero_weights"]
+
+
+CLAIMS = (
+    Claim("momentum-trains-faster",
+          "SGD with momentum reaches a lower training loss than plain SGD in the same "
+          "number of epochs.", "Polyak 1964; Sutskever et al. 2013",
+          "log10(momentum loss ÷ SGD loss)", threshold=0.0, direction="<",
+          value=lambda s: math.log10(s["momentum"]["momentum_loss"] / s["momentum"]["sgd_loss"])),
+    Claim("l1-sparsifies",
+          "An L1 penalty drives weights to zero: the largest λ leaves more near-zero weights "
+          "than no penalty.", "Tibshirani 1996 (the lasso)",
+          "near-zero weight fraction at the largest L1 λ − at λ = 0", threshold=0.0,
+          direction=">", value=_near_zero_gain),
 )
 
 

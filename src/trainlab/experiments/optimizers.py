@@ -19,6 +19,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from trainlab.claims import Claim, Replicates
 from trainlab.config import BaseConfig, option
 from trainlab.data import standardize
 from trainlab.errors import BadInput, Diverged
@@ -112,6 +113,29 @@ SWEEP = Sweep(
     },
     note="The momentum and batch size under which the best optimizer does best.",
 )
+
+# ----------------------------------------------------------------- claims
+
+REPLICATES = Replicates(smoke=1, quick=3, full=3)
+
+
+def _spread(summary: dict, optimizer: str) -> float:
+    """Best-to-worst test error (points) of `optimizer` over its learning-rate grid."""
+    for row in summary["lr_spread"]:
+        if row["optimizer"] == optimizer:
+            return row["spread"]
+    raise KeyError(optimizer)
+
+
+CLAIMS = tuple(
+    Claim(f"{opt}-easier-than-sgd",
+          f"{name} is easier to configure than SGD: its test error depends less on the "
+          "learning rate (smaller best-to-worst spread over the same ×0.1…×10 grid).",
+          "the exercise; Duchi et al. 2011 (Adagrad); Nocedal & Wright 2006 (L-BFGS)",
+          f"spread(SGD) − spread({name}) of test error over the rate grid (points)",
+          threshold=0.0, direction=">",
+          value=lambda s, o=opt: _spread(s, "sgd") - _spread(s, o))
+    for opt, name in (("adagrad", "Adagrad"), ("lbfgs", "L-BFGS")))
 
 
 def load_data(cfg: Config, device: torch.device):

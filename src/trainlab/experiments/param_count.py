@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from trainlab.claims import Claim, Replicates
 from trainlab.config import BaseConfig, option
 from trainlab.errors import BadInput
 from trainlab.experiments._common import (
@@ -97,6 +98,33 @@ SWEEP = Sweep(
         "batch_size": {"type": "int", "low": 16, "high": 256, "log": True},
     },
     note="The training settings with the best test accuracy of any width.",
+)
+
+# ----------------------------------------------------------------- claims
+
+REPLICATES = Replicates(smoke=1, quick=3, full=3)
+
+
+def _widest_vs_best(summary: dict) -> float:
+    """Test accuracy of the widest network minus the best of the narrower ones."""
+    by_size = sorted(summary["models"], key=lambda m: m["params"])
+    return by_size[-1]["test_accuracy"] - max(m["test_accuracy"] for m in by_size[:-1])
+
+
+CLAIMS = (
+    Claim("train-loss-falls-with-size",
+          "Train loss falls as the parameter count grows.",
+          "Zhang et al. 2017; Neyshabur et al. 2015",
+          "Spearman ρ(parameters, train loss) over widths × replicates", threshold=0.0,
+          direction="<", estimator="spearman",
+          samples=lambda s: ([m["params"] for m in s["models"]],
+                             [m["train_loss"] for m in s["models"]])),
+    Claim("bigger-does-not-generalize-worse",
+          "More parameters do not by themselves hurt generalization: the widest network's "
+          "test accuracy is within one point of the best narrower one.",
+          "Neyshabur et al. 2015, In search of the real inductive bias",
+          "test accuracy of the widest − best of the narrower (fraction)", threshold=-0.01,
+          direction=">", value=_widest_vs_best),
 )
 
 

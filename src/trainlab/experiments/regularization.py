@@ -17,6 +17,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from trainlab.claims import Claim, Replicates
 from trainlab.config import BaseConfig, option
 from trainlab.data import load_dataset, standardize
 from trainlab.errors import BadInput
@@ -108,6 +109,26 @@ SWEEP = Sweep(
         "batch_size": {"type": "int", "low": 10, "high": 200, "log": True},
     },
     note="The training settings with the lowest test loss of any penalty.",
+)
+
+# ----------------------------------------------------------------- claims
+
+REPLICATES = Replicates(smoke=1, quick=3, full=3)
+
+
+def _penalty_gain(summary: dict) -> float:
+    """Unregularized test loss minus the lowest test loss of any λ > 0."""
+    penalized = [r["test_loss"] for r in summary["results"]
+                 if r["lambda"] > 0 and not r["diverged"]]
+    return summary["unregularized_test_loss"] - min(penalized)
+
+
+CLAIMS = (
+    Claim("penalty-lowers-test-loss",
+          "An L1 or L2 penalty lowers the test loss of an MLP that overfits a small "
+          "training set.", "Krogh & Hertz 1992; Goodfellow et al. 2016, §7.1",
+          "unregularized test loss − lowest penalized test loss", threshold=0.0,
+          direction=">", value=_penalty_gain),
 )
 
 

@@ -17,11 +17,13 @@ sensitivity with better generalization.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
+from trainlab.claims import Claim, Replicates
 from trainlab.config import BaseConfig, option
 from trainlab.diagnostics import (
     StopBelow,
@@ -114,6 +116,28 @@ SWEEP = Sweep(
         "lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
     },
     note="The learning rate at which large batches end sharpest relative to small ones.",
+)
+
+# ----------------------------------------------------------------- claims
+
+REPLICATES = Replicates(smoke=1, quick=3, full=3)
+
+CLAIMS = (
+    Claim("sharpness-grows-with-batch",
+          "Large batches find sharper minima: Keskar sharpness at the largest batch exceeds "
+          "that at the smallest, at a matched stopping rule.",
+          "Keskar et al. 2017, On large-batch training for deep learning",
+          "log10(sharpness at the largest ÷ at the smallest batch)", threshold=0.0,
+          direction=">", value=lambda s: math.log10(s["sharpness_ratio_large_small"])),
+    Claim("sensitivity-tracks-generalization-gap",
+          "Networks that are more sensitive to their input (larger input-output Jacobian "
+          "norm) generalize worse: a positive rank correlation with the test − train loss "
+          "gap across batch sizes.",
+          "Novak et al. 2018, Sensitivity and generalization in neural networks",
+          "Spearman ρ(Jacobian norm, test − train loss) over batch sizes × replicates",
+          threshold=0.0, direction=">", estimator="spearman",
+          samples=lambda s: ([r["jacobian_norm"] for r in s["results"]],
+                             [r["test_loss"] - r["train_loss"] for r in s["results"]])),
 )
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from trainlab.claims import Claim, Replicates
 from trainlab.config import BaseConfig, option
 from trainlab.diagnostics import ParamSnapshots, trajectory_pca, weight_pca
 from trainlab.errors import BadInput
@@ -86,6 +87,28 @@ SWEEP = Sweep(
         "batch_size": {"type": "int", "low": 16, "high": 256, "log": True},
     },
     note="The training settings with the best test accuracy.",
+)
+
+# ----------------------------------------------------------------- claims
+
+REPLICATES = Replicates(smoke=1, quick=2, full=2)
+
+
+def _top2(summary: dict) -> list[float] | None:
+    """Top-2 share of every run's own trajectory PCA; None when the trajectory has so few
+    snapshots that two components explain 40 % by construction."""
+    if summary["snapshots_per_run"] - 1 <= 5:
+        return None
+    return [sum(r[:2]) for r in summary["trajectory_explained_variance_ratio_per_run"]]
+
+
+CLAIMS = (
+    Claim("trajectory-is-low-dimensional",
+          "An optimization trajectory lies close to a low-dimensional space: the first two "
+          "PCA directions of θₜ − θ_final explain over 40 % of its variation.",
+          "Li et al. 2018, Visualizing the loss landscape of neural nets",
+          "explained variance of the first two trajectory components, every run",
+          threshold=0.4, direction=">", samples=_top2),
 )
 
 

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from trainlab.report.figure_data import figure_csv
 from trainlab.report.format import fmt
 from trainlab.report.html import (
     badge,
@@ -138,13 +139,17 @@ class Table(Block):
 
 @dataclass
 class Figure(Block):
-    """A figure as PNG (and SVG) bytes; `name` is its file stem under `figures/`."""
+    """A figure as PNG (and SVG) bytes; `name` is its file stem under `figures/`.
+
+    `csv`: the data it was drawn from (`report.figure_data`), saved as `figures/NAME.csv`
+    and linked under the figure."""
 
     name: str
     caption: str
     png: bytes | None = None
     svg: bytes | None = None
     title: str | None = None
+    csv: bytes | None = None
 
     @classmethod
     def of(cls, fig: Any, name: str, caption: str) -> Figure:
@@ -159,14 +164,19 @@ class Figure(Block):
             fig.savefig(buf, format=fmt_, dpi=110, bbox_inches="tight",
                         metadata={"Date": None} if fmt_ == "svg" else None)
             data[fmt_] = buf.getvalue()
+        table = figure_csv(fig)  # the data it was drawn from, before the figure closes
         plt.close(fig)
-        return cls(safe, caption, png=data["png"], svg=data["svg"])
+        return cls(safe, caption, png=data["png"], svg=data["svg"], csv=table)
 
     def render_markdown(self) -> list[str]:
-        return [f"![{self.caption}](figures/{self.name}.png)", "", f"*{self.caption}*", ""]
+        data = [f"[data (CSV)](figures/{self.name}.csv)", ""] if self.csv is not None else []
+        return [f"![{self.caption}](figures/{self.name}.png)", "", f"*{self.caption}*", "",
+                *data]
 
     def render_html(self) -> str:
-        return figure_html(self.png, self.caption, self.svg)
+        link = (f"<p class='muted'><a href='figures/{esc(self.name)}.csv'>data (CSV)</a></p>"
+                if self.csv is not None and self.png is not None else "")
+        return figure_html(self.png, self.caption, self.svg) + link
 
 
 # ------------------------------------------------------------ the page around them
