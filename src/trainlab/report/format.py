@@ -27,6 +27,23 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
+# Units of headline numbers, by how the key's last part ends: the summary conventions
+# are accuracies as fractions (0-1) and classification errors in percent (mnist,
+# optimizers: 100 x (1 - accuracy)), which side by side read as a contradiction
+# (test_accuracy 0.946, test_error 5.4) unless labelled.
+UNIT_SUFFIXES = (("accuracy", "fraction"), ("accuracies", "fractions"), ("test_error", "%"),
+                 ("train_error", "%"), ("seconds", "s"))
+
+
+def unit(key: str) -> str:
+    """The unit of a summary key by the naming conventions (`""` when none applies)."""
+    last = key.rsplit(".", 1)[-1]
+    for suffix, name in UNIT_SUFFIXES:
+        if last == suffix or last.endswith("_" + suffix):
+            return name
+    return ""
+
+
 def headline_numbers(summary: dict | None, keys: tuple[str, ...] = ()) -> dict[str, Any]:
     """Scalar numbers of a summary: the named keys (dotted) or every top-level scalar."""
     if not summary:

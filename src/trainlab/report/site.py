@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from trainlab.registry import CHAPTERS, all_experiments
-from trainlab.report.format import fmt, headline_numbers
+from trainlab.report.format import fmt, headline_numbers, unit
 from trainlab.report.html import badge, esc, key_values, page
 from trainlab.run_folder import atomic_write_text
 
@@ -59,6 +59,32 @@ def _thumbnail(run_dir: Path) -> str:
     return figs[0].name if figs else ""
 
 
+def _dataset(config: dict) -> str:
+    """What a run trained on, from its config's `data` section ("" when it has none)."""
+    data = (config.get("config") or {}).get("data")
+    if not isinstance(data, dict):
+        return ""
+    if data.get("path"):
+        return Path(str(data["path"])).name + (
+            f" / {Path(str(data['test_path'])).name}" if data.get("test_path") else "")
+    text = str(data.get("name") or "")
+    if data.get("root"):
+        text = f"{text} IDX files in {data['root']}".strip()
+    elif text:
+        text += " (built-in)"
+    if data.get("max_train"):
+        text += f", at most {data['max_train']} training examples"
+    return text
+
+
+def _setting(config: dict) -> str:
+    """`preset quick · seed 1 · data mnist (built-in)`: what the card's numbers come from."""
+    parts = [f"preset {config['preset']}" if config.get("preset") else "",
+             f"seed {config['seed']}" if config.get("seed") is not None else "",
+             f"data {_dataset(config)}" if _dataset(config) else ""]
+    return " · ".join(p for p in parts if p)
+
+
 def _run_card(runs_dir: Path, exp_id: str, runs: list[dict], exp) -> str:
     """The card of one experiment: its newest completed run, the others listed under it."""
     done = [r for r in runs if r["status"].get("state") == "completed"]
@@ -66,6 +92,7 @@ def _run_card(runs_dir: Path, exp_id: str, runs: list[dict], exp) -> str:
     older = [r for r in runs if r is not latest]
     rel = esc(latest["dir"].relative_to(runs_dir).as_posix())
     numbers = headline_numbers(latest["summary"], exp.headline if exp else ())
+    labelled = [(f"{k} ({unit(k)})" if unit(k) else k, v) for k, v in numbers.items()]
     thumb = _thumbnail(latest["dir"])
     img = (f"<img src='{rel}/figures/{esc(thumb)}' alt='{esc(exp_id)} figure' "
            "loading='lazy'>" if thumb else "")
@@ -75,14 +102,16 @@ def _run_card(runs_dir: Path, exp_id: str, runs: list[dict], exp) -> str:
         links = "".join(
             f"<li><a href='{esc(r['dir'].relative_to(runs_dir).as_posix())}/report.html'>"
             f"{esc(r['dir'].name)}</a> <span class='{esc(r['status'].get('state', ''))}'>"
-            f"{esc(r['status'].get('state', ''))}</span></li>" for r in older[:20])
+            f"{esc(r['status'].get('state', ''))}</span> <span class='muted'>"
+            f"{esc(_setting(r['config']))}</span></li>" for r in older[:20])
         more = f"<details><summary>{len(older)} other run(s)</summary><ul>{links}</ul></details>"
     return (f"<div class='card'><a href='{rel}/report.html'>{img}</a>"
             f"<h3><a href='{rel}/report.html'>{esc(title)}</a></h3>"
             f"<div class='muted'>{esc(exp.purpose) if exp else ''}</div>"
             f"<p>{badge(latest['status'].get('state', 'unknown'))} "
             f"<span class='muted'>{esc(latest['dir'].name)}</span></p>"
-            f"{key_values(list(numbers.items())[:5])}{more}</div>")
+            f"<p class='muted setting'>{esc(_setting(latest['config']))}</p>"
+            f"{key_values(labelled[:5])}{more}</div>")
 
 
 def _sweep_card(runs_dir: Path, sweep: dict) -> str:
