@@ -52,12 +52,16 @@ def test_version_matches_the_package(capsys):
     assert pyproject["project"]["version"] == trainlab.__version__
 
 
-@pytest.mark.parametrize("command", ["list", "show", "run", "resume", "report", "suite"])
-def test_every_argument_has_a_help_text(command):
+@pytest.mark.parametrize("command", sorted(_subparsers(cli.build_parser())))
+def test_every_argument_has_a_help_text_and_its_default(command):
     sub = _subparsers(cli.build_parser())[command]
     missing = [a.dest for a in sub._actions
                if a.help is None or (isinstance(a.help, str) and not a.help.strip())]
     assert missing == [], f"{command}: no help for {missing}"
+    shown = [a for a in sub._actions if a.option_strings and a.help != argparse.SUPPRESS
+             and a.default not in (None, False, "", [], argparse.SUPPRESS)]
+    silent = [a.dest for a in shown if "default" not in a.help]
+    assert silent == [], f"{command}: help does not give the default of {silent}"
 
 
 def test_help_names_ids_defaults_and_exit_codes():
