@@ -50,3 +50,13 @@ def test_units_follow_the_summary_conventions():
                               "grid_seconds", "max_abs_coeff_error", "lstsq_max_abs_error",
                               "a.test_error", "epochs")] == [
         "fraction", "fraction", "fractions", "%", "%", "%", "s", "s", "", "", "%", ""]
+
+
+def test_sweep_cards_name_their_objective(tmp_path):
+    sweep = tmp_path / "sweeps" / "mnist-tpe"
+    sweep.mkdir(parents=True)
+    (sweep / "best.json").write_text(json.dumps({
+        "value": 1.067, "params": {"lr": 0.1}, "trial": 12, "objective": "test_error",
+        "direction": "minimize", "experiment": "mnist"}))
+    card = _card(index_html(tmp_path), "sweeps/mnist-tpe")
+    assert "best test_error 1.067 (minimize, trial 12)" in card

@@ -114,12 +114,23 @@ def _run_card(runs_dir: Path, exp_id: str, runs: list[dict], exp) -> str:
             f"{key_values(labelled[:5])}{more}</div>")
 
 
+def _best_line(best: dict) -> str:
+    """`best test_error 1.07 (minimize, trial 12)`: the value names its objective."""
+    objective = best.get("objective") or "value"
+    notes = [best.get("direction")]
+    if best.get("trial") is not None:
+        notes.append(f"trial {best['trial']}")
+    notes = [n for n in notes if n]
+    return (f"best {objective} {fmt(best.get('value'))}"
+            + (f" ({', '.join(notes)})" if notes else ""))
+
+
 def _sweep_card(runs_dir: Path, sweep: dict) -> str:
     """The card of one sweep folder: its best value and best parameters."""
     rel = esc(sweep["dir"].relative_to(runs_dir).as_posix())
     best = sweep["best"]
     return (f"<div class='card'><h3><a href='{rel}/report.html'>sweep {esc(sweep['dir'].name)}"
-            f"</a></h3><p class='muted'>best value {esc(fmt(best.get('value')))}</p>"
+            f"</a></h3><p class='muted'>{esc(_best_line(best))}</p>"
             f"{key_values(list((best.get('params') or {}).items())[:5])}</div>")
 
 
