@@ -142,8 +142,8 @@ def sweep(exp: str, sampler: str = "tpe", trials: int | None = None, *,
           config_file: str | Path | None = None, seed: int | None = None,
           device: str = "auto", runs_dir: str | Path = "runs", out: str | Path | None = None,
           population: int = 30, crossover: str = "uniform", mutation_prob: float | None = None,
-          pruner: str = "none", prune_on: str | None = None, report: bool = True,
-          echo: bool = True) -> Path:
+          pruner: str = "none", prune_on: str | None = None, seeds: int | None = None,
+          report: bool = True, echo: bool = True) -> Path:
     """Run a hyperparameter sweep of experiment `exp` (like `trainlab sweep`); returns its folder.
 
     The options are those of the command, typed: `space` is a TOML file or its tables as
@@ -151,8 +151,10 @@ def sweep(exp: str, sampler: str = "tpe", trials: int | None = None, *,
     the experiment's declared space; `objective` a dotted summary key (default: the
     experiment's); `sets` config values fixed for every trial (`{"epochs": 3}`);
     `storage` None (in memory), `journal:PATH`, `postgresql://…`, `sqlite:///…` or
-    `env:VAR`. `report=False` writes trials.csv and best.json but no figures or
-    report.html; `echo=False` prints nothing (the trials' lines go to stderr otherwise).
+    `env:VAR`; `seeds` replicates per trial (default: the preset's): the trial's value is
+    their mean, its user attributes keep each value and the 95 % interval. `report=False`
+    writes trials.csv and best.json but no figures or report.html; `echo=False` prints
+    nothing (the trials' lines go to stderr otherwise).
     Raises `BadInput` (before anything is written) for bad input, and `RunFailed`
     when the study ends with fewer finished trials than `trials`.
     """
@@ -163,7 +165,7 @@ def sweep(exp: str, sampler: str = "tpe", trials: int | None = None, *,
         direction=direction, storage=storage, study=study, workers=workers, preset=preset,
         sets=sets, config_file=config_file, seed=seed, device=device, runs_dir=runs_dir,
         out=out, population=population, crossover=crossover, mutation_prob=mutation_prob,
-        pruner=pruner, prune_on=prune_on)
+        pruner=pruner, prune_on=prune_on, seeds=seeds)
     result = run_sweep(settings, report="page" if report else "tables", echo=echo)
     if result.exit_code != 0:
         raise RunFailed(f"sweep {exp}: {result.finished} of {result.target} trials finished"

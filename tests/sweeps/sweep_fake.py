@@ -1,6 +1,7 @@
 """A test-only experiment whose objective is a known function of its config.
 
-`value = (x - 0.3)² + (y + 0.2)² + 0.1·k + (0 if opt == "a" else 1)`; the run sleeps
+`value = (x - 0.3)² + (y + 0.2)² + 0.1·k + (0 if opt == "a" else 1) + seed_term·seed`
+(seed_term is 0 unless a test sets it); the run sleeps
 `sleep` seconds spread over `epochs` epochs and logs `val/loss = value + 1/epoch` at
 each, fails when x > fail_above and reports a NaN objective when y > nan_above.
 It is registered only where a test asks for it (`register()`), never in the package.
@@ -35,6 +36,7 @@ class FakeConfig(BaseConfig):
     sleep: float = option(0.0, "seconds the run sleeps in all", minimum=0.0)
     fail_above: float = option(1e9, "the run fails when x is above this")
     nan_above: float = option(1e9, "the objective is NaN when y is above this")
+    seed_term: float = option(0.0, "value += seed_term * seed (replicates that differ)")
 
 
 def objective(x: float, y: float, k: int = 1, opt: str = "a") -> float:
@@ -42,7 +44,7 @@ def objective(x: float, y: float, k: int = 1, opt: str = "a") -> float:
 
 
 def _run(cfg: FakeConfig, ctx) -> dict:
-    value = objective(cfg.x, cfg.y, cfg.k, cfg.opt)
+    value = objective(cfg.x, cfg.y, cfg.k, cfg.opt) + cfg.seed_term * cfg.seed
     for epoch in range(1, cfg.epochs + 1):
         if cfg.sleep:
             time.sleep(cfg.sleep / cfg.epochs)

@@ -159,7 +159,8 @@ def test_a_shared_study_refuses_other_fixed_settings(fake_exp, tmp_path):
               "study": "shared", "echo": False, "report": False}
     trainlab.sweep(fake_exp, preset="smoke", out=tmp_path / "a", **common)
     for other, message in [({"sets": {"k": 3}}, "sets {} , not {'k': 3}"),
-                           ({"seed": 4}, "seed None, not 4")]:
+                           ({"seed": 4}, "seed None, not 4"),
+                           ({"seeds": 2}, "seeds 1, not 2")]:
         with pytest.raises(BadInput) as info:
             trainlab.sweep(fake_exp, preset="smoke", out=tmp_path / "b", **common, **other)
         assert "exists with other fixed settings" in str(info.value)

@@ -4,7 +4,7 @@
         [--storage URL] [--study NAME] [--workers K] [--objective KEY]
         [--direction minimize|maximize] [--population P] [--crossover NAME]
         [--mutation-prob X] [--pruner none|median|halving] [--prune-on SPLIT/METRIC]
-        [--preset P] [--set k=v ...] [--config FILE] [--seed N] [--device D]
+        [--preset P] [--set k=v ...] [--config FILE] [--seed N] [--seeds N] [--device D]
         [--runs-dir DIR] [--out DIR]
 
 The options become `trainlab.sweeps.settings.Settings` (the same typed settings that
@@ -64,6 +64,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "of every trial")
     p.add_argument("--seed", type=int, help="seed of the sampler and of every trial's run "
                    "(default: the experiment's)")
+    p.add_argument("--seeds", metavar="N", help="replicates per trial (seeds seed, seed+1, "
+                   "…; default: the preset's); the trial's value is their mean")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
     p.add_argument("--runs-dir", default="runs", help="parent of sweeps/ (default: ./runs)")
     p.add_argument("--out", help="exact sweep folder")
@@ -96,7 +98,7 @@ def settings_from_args(args):
         population=args.population, crossover=args.crossover,
         mutation_prob=args.mutation_prob, pruner=args.pruner, prune_on=args.prune_on,
         heartbeat_interval=args.heartbeat_interval, grace_period=args.grace_period,
-        worker_index=args.worker_index)
+        worker_index=args.worker_index, seeds=args.seeds)
 
 
 def main(args) -> int:

@@ -15,6 +15,12 @@ reaches the run as an observer of its logged metrics (`execute(observers=...)`).
 trial whose parameters equal those of a completed trial (the genetic algorithm breeds
 the same individual again) takes that trial's value instead of training again: every
 trial runs with the same seed and fixed settings.
+
+With `seeds` N > 1 a trial's run trains N replicates (seeds seed … seed+N-1; as one
+ensemble where the experiment declares `REPLICATES(ensemble=True)`, else one after
+another) and the trial's value is the mean of the objective over the replicates of its
+summary (`replicates`); the user attributes `replicate_values`, `replicate_seeds`,
+`replicate_std` and `replicate_ci95` (Student t, `trainlab.stats.describe`) keep them.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from trainlab import stats
 from trainlab.errors import BadInput, StopRun
 from trainlab.run_folder import atomic_write_json, read_json, utc_now
 from trainlab.runner import execute
@@ -82,7 +89,7 @@ def _difference(old: dict, new: dict) -> str:
         return "another " + ", ".join(k for k in diff if k != "fixed") + (
             " and other fixed settings" if "fixed" in diff else "")
     was, now = old.get("fixed") or {}, new["fixed"]
-    parts = [f"{k} {was.get(k)!r}, not {now[k]!r}" for k in ("preset", "sets", "seed")
+    parts = [f"{k} {was.get(k)!r}, not {now[k]!r}" for k in ("preset", "sets", "seed", "seeds")
              if was.get(k) != now[k]]
     if not parts:  # the same preset and --set values, but another config file
         keys = sorted(k for k in now["config"] if (was.get("config") or {}).get(k)
@@ -201,6 +208,21 @@ def objective_value(s: Settings, summary: dict, fail) -> float:
     return float(value)
 
 
+def replicate_value(s: Settings, summary: dict, trial, fail) -> float:
+    """The trial's value: the objective of the run's one replicate, or with `s.seeds` > 1
+    the mean over the replicates (each value and the 95 % interval go to the trial)."""
+    reps = summary.get("replicates") if s.seeds > 1 else None
+    if not isinstance(reps, list) or len(reps) < 2:
+        return objective_value(s, summary, fail)
+    values = [objective_value(s, r["summary"], fail) for r in reps]
+    described = stats.describe(values)
+    trial.set_user_attr("replicate_seeds", [int(r["seed"]) for r in reps])
+    trial.set_user_attr("replicate_values", values)
+    trial.set_user_attr("replicate_std", described["std"])
+    trial.set_user_attr("replicate_ci95", described["ci95"])
+    return float(described["mean"])
+
+
 def run_trial(s: Settings, trial, liveness: Liveness) -> float:
     """One trial: its run folder, then the objective value (or FAIL / PRUNED)."""
     try:
@@ -227,7 +249,7 @@ def run_trial(s: Settings, trial, liveness: Liveness) -> float:
         try:
             outcome = execute(s.exp.id, preset=s.preset, sets=sets, config_file=s.config_file,
                               seed=s.seed, device=s.device, out=out, progress=False,
-                              quiet=True, observers=observers)
+                              quiet=True, seeds=s.seeds, observers=observers)
         except BadInput as exc:
             raise fail(f"bad input: {exc}") from None
     if outcome.exit_code == 130:
@@ -237,7 +259,7 @@ def run_trial(s: Settings, trial, liveness: Liveness) -> float:
         raise optuna.TrialPruned(outcome.reason)
     if outcome.state != "completed":
         raise fail(outcome.reason or outcome.state)
-    return objective_value(s, outcome.summary, fail)
+    return replicate_value(s, outcome.summary, trial, fail)
 
 
 def settle_dead(trials) -> list[int]:

@@ -23,6 +23,8 @@ from typing import Any
 from trainlab.config import resolve, to_dict
 from trainlab.errors import BadInput
 from trainlab.registry import DIRECTIONS, Experiment, get
+from trainlab.replicates import parse_count
+from trainlab.replicates import spec as replicates_of
 from trainlab.sweeps import space as sp
 from trainlab.sweeps.storage import StorageSpec, parse_storage
 
@@ -60,6 +62,7 @@ class Settings:
     prune_on: tuple[str, str] | None = None
     heartbeat_interval: int = 5
     grace_period: int = 15
+    seeds: int = 1  # replicates per trial; the trial's value is their mean
     runs_dir: Path | None = None  # rebuild RUNS_DIR/index.html after the sweep
     base_config: dict = field(default_factory=dict)  # the config every trial starts from
 
@@ -74,21 +77,25 @@ class Settings:
                      population: int = 30, crossover: str = "uniform",
                      mutation_prob: float | None = None, pruner: str = "none",
                      prune_on: str | None = None, heartbeat_interval: int = 5,
-                     grace_period: int = 15, worker_index: int | None = None) -> Settings:
+                     grace_period: int = 15, worker_index: int | None = None,
+                     seeds: int | str | None = None) -> Settings:
         """Check every option (BadInput, one line) and build the settings; writes nothing.
 
         `space` is a TOML file or its tables as a dict (`{"lr": {"type": "float", ...}}`);
         None takes the experiment's declared space and its fixed `sets`. `sets` are config
         values fixed for every trial (dotted keys). `storage` is None (in memory),
-        `journal:PATH`, `postgresql://…`, `sqlite:///…` or `env:VAR`.
+        `journal:PATH`, `postgresql://…`, `sqlite:///…` or `env:VAR`. `seeds`: replicates
+        per trial (None: the preset's); the trial's value is the mean over them.
         """
         _check_choices(sampler, pruner, direction)
+        n_seeds = None if seeds is None else parse_count(seeds, "--seeds")
         _check_numbers(trials, workers, population, heartbeat_interval, grace_period,
                        mutation_prob)
         exp = get(exp_id)
         params, source, all_sets = _space_and_sets(exp, space, dict(sets or {}))
         base = resolve(exp.config, exp.presets, preset, config_file, all_sets, seed)
         sp.check_values(params, exp, preset, config_file, all_sets, seed)
+        n_seeds = replicates_of(exp).default(preset) if n_seeds is None else n_seeds
         objective, direction = _objective(exp, objective, direction)
         spec = parse_storage(_storage_text(storage))
         if workers > 1 and not spec.shared:
@@ -106,7 +113,7 @@ class Settings:
                 population=population, crossover=crossover, mutation_prob=mutation_prob,
                 pruner=pruner, prune_on=_prune_on(pruner, prune_on, objective),
                 heartbeat_interval=heartbeat_interval, grace_period=grace_period,
-                runs_dir=None if out else Path(runs_dir), base_config=to_dict(base))
+                seeds=n_seeds, runs_dir=None if out else Path(runs_dir), base_config=to_dict(base))
         s.target = _target(s, trials)
         _check_folder(s)
         return s
@@ -118,10 +125,12 @@ class Settings:
                 "fixed": self.fixed()}
 
     def fixed(self) -> dict:
-        """The settings every trial shares: preset, --set values, seed and the config they
-        give (so that a config file with the same content on another host agrees)."""
+        """The settings every trial shares: preset, --set values, seed, replicates and the
+        config they give (so that a config file with the same content on another host
+        agrees). A trial's value is a mean over `seeds` replicates: trials of different
+        counts are not comparable, so a worker with another --seeds may not join."""
         return {"preset": self.preset, "sets": self.sets, "seed": self.seed,
-                "config": self.base_config}
+                "seeds": self.seeds, "config": self.base_config}
 
     def grid_size(self) -> int:
         """How many points the grid sampler visits."""
@@ -287,7 +296,7 @@ def _sweep_json(s: Settings) -> dict:
             "direction": s.direction, "space_source": s.space_source,
             "space": {p.key: p.as_table() for p in s.params}, "preset": s.preset,
             "sets": s.sets, "config_file": s.config_file, "seed": s.seed,
-            "workers": s.workers,
+            "seeds": s.seeds, "workers": s.workers,
             "population": s.population if s.sampler == "ga" else None,
             "crossover": s.crossover if s.sampler == "ga" else None,
             "mutation_prob": s.mutation_prob, "pruner": s.pruner,

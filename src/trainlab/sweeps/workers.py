@@ -47,6 +47,7 @@ def child_argv(s: Settings) -> list[str]:
             "--objective", s.objective, "--direction", s.direction,
             "--population", str(s.population), "--crossover", s.crossover,
             "--pruner", s.pruner, "--preset", s.preset, "--device", s.device,
+            "--seeds", str(s.seeds),
             "--heartbeat-interval", str(s.heartbeat_interval),
             "--grace-period", str(s.grace_period),
             "--space-json", json.dumps({p.key: p.as_table() for p in s.params})]
