@@ -89,11 +89,13 @@ def _headline_keys(exp_id: str) -> tuple[str, ...]:
 def run(exp: str, preset: str = "full", seed: int | None = None, out: str | Path | None = None,
         runs_dir: str | Path = "runs", device: str = "auto", progress: bool | None = None,
         config_file: str | Path | None = None, seeds: int | None = None,
-        **overrides: Any) -> Run:
+        keep_checkpoints: bool = False, **overrides: Any) -> Run:
     """Run experiment `exp` and return its `Run`.
 
     seeds: the number of replicates (seeds seed, seed+1, …; default: the preset's); the
     summary then holds each replicate (`replicates`), `stats` and `claims`.
+    keep_checkpoints: keep the checkpoints of the completed run whole (by default the
+    `.prev.pt` copies and the optimizer states, which only resume needs, are dropped).
 
     Keyword overrides are config keys; use `__` for dots (`model__widths=[32]`) or pass
     `overrides={"model.widths": [32]}`. Raises `BadInput` for bad input and
@@ -105,7 +107,8 @@ def run(exp: str, preset: str = "full", seed: int | None = None, out: str | Path
     sets.update({k.replace("__", "."): v for k, v in overrides.items()})
     outcome = execute(exp, preset=preset, sets=sets, config_file=config_file, seed=seed,
                       device=device, out=out, runs_dir=runs_dir, progress=progress, quiet=True,
-                      seeds=seeds, sets_source="keyword arguments")
+                      seeds=seeds, sets_source="keyword arguments",
+                      keep_checkpoints=keep_checkpoints)
     if outcome.state != "completed":
         raise RunFailed(f"{exp}: run {outcome.state}: {outcome.reason} ({outcome.path})")
     return Run(outcome.path)

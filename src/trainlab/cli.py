@@ -7,6 +7,7 @@ Exit codes: 0 success; 2 bad usage or bad input (one line on stderr, no tracebac
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import signal
@@ -22,6 +23,8 @@ from trainlab.report.format import fmt
 EXIT_BAD_INPUT = 2
 EXIT_CODES = ("exit codes: 0 success; 2 bad usage or bad input (one line on stderr, nothing "
               "written); 3 the run failed (status.json says why); 130 interrupted")
+# a destination that cannot be written at all is bad input; a full disk is a failure
+_UNWRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOENT, errno.ENOTDIR}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -29,6 +32,10 @@ class _Parser(argparse.ArgumentParser):
         # main() prints "trainlab: error: ", so only the subcommand is named here
         command = self.prog.removeprefix("trainlab").strip()
         raise BadInput(f"{command}: {message}" if command else message)
+
+
+_KEEP_HELP = ("keep every checkpoint of a completed run (default: drop the .prev copies "
+              "and the optimizer states, which only resume needs)")
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
@@ -59,11 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("experiment", help=f"experiment id, one of: {ids}")
     _add_run_options(run)
     run.add_argument("--out", help="exact run folder (must not exist or be empty)")
+    run.add_argument("--keep-checkpoints", action="store_true", help=_KEEP_HELP)
     res = sub.add_parser("resume", help="continue an interrupted run", epilog=EXIT_CODES)
     res.add_argument("run_dir", help="the run folder to continue (runs/EXP/STAMP)")
     res.add_argument("--device", default=None, help="auto | cpu | cuda (default: the run's "
                      "own device, cpu when that is not available)")
     res.add_argument("--json", action="store_true", help="print summary.json to stdout")
+    res.add_argument("--keep-checkpoints", action="store_true", help=_KEEP_HELP)
     rep = sub.add_parser("report", help="(re)build RUNS_DIR/index.html")
     rep.add_argument("runs_dir", nargs="?", default="runs",
                      help="folder holding the run folders (default: runs)")
@@ -146,6 +155,19 @@ def _finish(outcome, as_json: bool) -> int:
     return outcome.exit_code
 
 
+def _cmd_report(runs_dir: str) -> int:
+    from trainlab.report.site import write_index
+    from trainlab.run_folder import cannot_write
+
+    if not Path(runs_dir).is_dir():
+        raise BadInput(f"{runs_dir}: no such runs folder")
+    try:
+        print(write_index(runs_dir))
+    except OSError as exc:  # a read-only or full runs folder
+        raise BadInput(cannot_write(exc)) from None
+    return 0
+
+
 def _on_sigterm(signum, frame):
     raise KeyboardInterrupt
 
@@ -170,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
             outcome = execute(args.experiment, preset=args.preset, sets=parse_sets(args.sets),
                               config_file=args.config_file, seed=args.seed, device=args.device,
                               out=args.out, runs_dir=args.runs_dir, quiet=args.json,
-                              seeds=args.seeds)
+                              seeds=args.seeds, keep_checkpoints=args.keep_checkpoints)
             return _finish(outcome, args.json)
         if args.command == "diagnose":
             from trainlab.diagnosis.command import from_args
@@ -179,14 +201,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "resume":
             from trainlab.runner import resume
 
-            return _finish(resume(args.run_dir, device=args.device, quiet=args.json), args.json)
+            return _finish(resume(args.run_dir, device=args.device, quiet=args.json,
+                                  keep_checkpoints=args.keep_checkpoints), args.json)
         if args.command == "report":
-            from trainlab.report.site import write_index
-
-            if not Path(args.runs_dir).is_dir():
-                raise BadInput(f"{args.runs_dir}: no such runs folder")
-            print(write_index(args.runs_dir))
-            return 0
+            return _cmd_report(args.runs_dir)
         return args.func(args)
     except BadInput as exc:
         print(f"trainlab: error: {exc}", file=sys.stderr)
@@ -194,6 +212,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("trainlab: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # runs handle their own; this is a destination outside a run
+        from trainlab.run_folder import cannot_write
+
+        print(f"trainlab: error: {cannot_write(exc)}", file=sys.stderr)
+        return EXIT_BAD_INPUT if exc.errno in _UNWRITABLE else 3
     except BrokenPipeError:  # `trainlab show mnist | head`: the reader went away
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - silence the exit-time flush
         return 0

@@ -23,6 +23,10 @@ from trainlab.errors import BadInput
 
 PRESETS = ("smoke", "quick", "full")
 
+# Seeds go to torch, NumPy's legacy and new generators and Optuna's samplers; the
+# narrowest of them (NumPy's legacy `np.random.seed`) takes 0 .. 2**32 - 1.
+MAX_SEED = 2**32 - 1
+
 # Fields whose meaning is the same everywhere and whose values must be positive.
 POSITIVE_FIELDS = {"epochs", "lr", "batch_size", "lrs", "batch_sizes", "widths", "runs"}
 
@@ -225,6 +229,19 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     return scalar(value, key)
 
 
+def check_seed(seed: Any, source: str = "--seed", count: int = 1) -> None:
+    """BadInput unless `seed` .. `seed + count - 1` are all valid seeds (0 .. MAX_SEED).
+
+    Checked before any folder exists: a seed that torch or NumPy refuses would otherwise
+    fail inside the run (an overflow, or "expected non-negative integer").
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise BadInput(f"{source} {seed!r}: a seed must be an integer from 0 to {MAX_SEED}")
+    if seed + count - 1 > MAX_SEED:
+        raise BadInput(f"{source} {seed}: its {count} replicates need seeds up to "
+                       f"{seed + count - 1}, above the largest seed {MAX_SEED}")
+
+
 def _check_range(value: Any, meta: Any, key: str, leaf: str) -> None:
     positive, minimum = _leaf_range(leaf, meta)
     items = value if isinstance(value, list) else [value]
@@ -301,6 +318,9 @@ def apply_overrides(cfg: Any, overrides: dict[str, Any], source: str) -> None:
                 value = json.dumps(value)
             coerced = _coerce(value, tp, key)
             _check_range(coerced, field.metadata, key, part)
+            if key == "seed":
+                check_seed(coerced, "--seed" if source == "--seed"
+                           else f"config key 'seed' (from {source}):")
             setattr(target, part, coerced)
 
 

@@ -15,6 +15,7 @@ import json
 import math
 import os
 import secrets
+import socket
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -25,7 +26,9 @@ import torch
 from trainlab.errors import BadInput
 
 __all__ = [
-    "Checkpoint", "append_metrics", "atomic_write_bytes", "atomic_write_json",
+    "Checkpoint", "RunLock", "append_metrics", "cannot_write", "ensure_dir", "ensure_writable_dir",
+    "make_run_dir",
+    "trim_checkpoints", "write_status", "atomic_write_bytes", "atomic_write_json",
     "atomic_write_text", "new_run_dir", "read_json", "read_metrics", "to_json",
     "truncate_metrics", "utc_now",
 ]
@@ -33,20 +36,70 @@ __all__ = [
 # ------------------------------------------------------------------ atomic files
 
 
+def _umask() -> int:
+    # os.umask can only be read by setting it; set it back at once (no thread here
+    # creates files between the two calls: this runs before the first write).
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write `data` to `path` so that readers see the old or the new file, never half."""
+    """Write `data` to `path` so that readers see the old or the new file, never half.
+
+    An OSError (a full disk, a read-only folder) names `path`, not the temporary file.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as fh:
+            # mkstemp creates 0600; a run's files are meant to be shared and served, so
+            # they get the mode an ordinary open() would give (0666 less the umask)
+            os.fchmod(fh.fileno(), _FILE_MODE)
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def cannot_write(exc: OSError) -> str:
+    """One line for a failed write: `cannot write PATH: no space left on device`."""
+    why = (exc.strerror or str(exc)).lower()
+    return f"cannot write {exc.filename}: {why}" if exc.filename else f"cannot write: {why}"
+
+
+def write_status(path: Path, status: dict) -> bool:
+    """Write status.json, even on a full disk; False when even that was impossible.
+
+    The atomic write needs room for a second copy; when the disk is full, the file is
+    rewritten in place instead (truncating it frees its blocks first), because a status
+    that still says "running" after the run stopped is worse than a rare torn file.
+    """
+    target = path / "status.json"
+    try:
+        atomic_write_json(target, status)
+        return True
+    except OSError:
+        pass
+    try:
+        with target.open("w", encoding="utf-8") as fh:
+            fh.write(to_json(status) + "\n")
+        return True
+    except OSError:
+        return False
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -105,19 +158,188 @@ def utc_now() -> str:
 # ------------------------------------------------------------------- run folder
 
 
+def ensure_dir(path: str | Path, exclusive: bool = False) -> None:
+    """`mkdir -p` (or an exclusive mkdir: FileExistsError when it exists); BadInput naming
+    the folder when it cannot be made (read-only file system, /proc, no permission)."""
+    path = Path(path)
+    try:
+        if exclusive:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.mkdir()
+        else:
+            path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise
+    except OSError as exc:  # read-only file system, /proc, no permission, a full disk
+        why = (exc.strerror or str(exc)).lower()
+        raise BadInput(f"{path}: cannot create folder: {why}") from None
+
+
+def ensure_writable_dir(path: str | Path) -> None:
+    """`ensure_dir`, then BadInput unless a file can be created in it (a read-only mount
+    lets an existing folder pass `mkdir -p`)."""
+    ensure_dir(path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path, prefix=".trainlab-probe.")
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot write in folder: "
+                       f"{(exc.strerror or str(exc)).lower()}") from None
+
+
 def new_run_dir(runs_dir: str | Path, exp_id: str) -> Path:
     """Create `runs_dir/exp_id/<UTC yyyymmdd-HHMMSS>-<6 hex>/`; never shared by two runs."""
     parent = Path(runs_dir) / exp_id
-    parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(parent)
     for _ in range(100):
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
         path = parent / f"{stamp}-{secrets.token_hex(3)}"
         try:
-            path.mkdir()  # exclusive: fails if another process took the name
+            ensure_dir(path, exclusive=True)  # fails if another process took the name
             return path
         except FileExistsError:
             continue
     raise RuntimeError(f"could not create a fresh run folder under {parent}")
+
+
+def make_run_dir(out: str | Path) -> tuple[Path, bool]:
+    """The exact run folder `--out`: created (True) or an existing empty folder (False).
+
+    BadInput when it is a file, a non-empty folder or cannot be created.
+    """
+    path = Path(out)
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise BadInput(f"--out {path}: exists and is not an empty folder")
+    try:
+        ensure_dir(path, exclusive=True)
+        return path, True
+    except FileExistsError:  # an empty folder (or one made meanwhile: the lock decides)
+        if not path.is_dir():
+            raise BadInput(f"--out {path}: exists and is not an empty folder") from None
+        return path, False
+
+
+class RunLock:
+    """`run.lock` in a run folder: `PID HOST` of the one process that runs in it.
+
+    `acquire` refuses (BadInput) while that process is alive, and takes over the lock of
+    a process that died (kill -9, a crash, a reboot). The file appears complete, through
+    a hard link, so no reader ever sees it empty.
+    """
+
+    NAME = "run.lock"
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        self.path = self.folder / self.NAME
+        self.mine = f"{os.getpid()} {socket.gethostname()}"
+
+    def _owner(self, path: Path) -> tuple[int, str] | None:
+        try:
+            pid, host = path.read_text(encoding="utf-8").split()
+            return int(pid), host
+        except (OSError, ValueError):
+            return None
+
+    def _refuse(self, owner: tuple[int, str]) -> BadInput:
+        return BadInput(f"{self.folder}: trainlab process {owner[0]} on {owner[1]} is running "
+                        f"in this folder (wait for it, or stop it; if it is gone, delete "
+                        f"{self.path})")
+
+    def _alive(self, owner: tuple[int, str] | None) -> bool:
+        if owner is None:  # unreadable: no writer leaves it so (it appears whole)
+            return False
+        pid, host = owner
+        if host != socket.gethostname():
+            return True  # cannot tell from here: assume it runs
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        try:  # a zombie (killed, not yet reaped by its parent) is dead too
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except (OSError, IndexError):
+            return True
+
+    def check(self) -> None:
+        """BadInput when a live process holds the lock (reads only; `acquire` takes it)."""
+        owner = self._owner(self.path)
+        if self.path.exists() and self._alive(owner):
+            raise self._refuse(owner)
+
+    def acquire(self) -> RunLock:
+        """Take the lock, or raise BadInput naming the live owner."""
+        tmp = self.folder / f".{self.NAME}.{os.getpid()}.{secrets.token_hex(3)}"
+        try:
+            tmp.write_text(self.mine + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise BadInput(f"{self.folder}: cannot write in the run folder: "
+                           f"{(exc.strerror or str(exc)).lower()}") from None
+        try:
+            for _ in range(5):
+                try:
+                    os.link(tmp, self.path)  # atomic; fails when a lock exists
+                    return self
+                except FileExistsError:
+                    self._take_over()
+            raise BadInput(f"{self.folder}: could not take {self.path}")
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _take_over(self) -> None:
+        owner = self._owner(self.path)
+        if self._alive(owner):
+            raise self._refuse(owner)
+        # Move the stale lock aside under a name of our own, then check what was moved:
+        # another process may have taken over in between, and its lock goes back.
+        stale = self.folder / f".{self.NAME}.stale.{os.getpid()}"
+        try:
+            os.replace(self.path, stale)
+        except FileNotFoundError:
+            return
+        moved = self._owner(stale)
+        if self._alive(moved):
+            try:
+                os.link(stale, self.path)
+            except FileExistsError:
+                pass
+            stale.unlink(missing_ok=True)
+            raise self._refuse(moved)
+        stale.unlink(missing_ok=True)
+
+    def release(self) -> None:
+        """Remove the lock if it is still ours."""
+        if self._owner(self.path) == (os.getpid(), socket.gethostname()):
+            self.path.unlink(missing_ok=True)
+
+
+def trim_checkpoints(folder: Path) -> int:
+    """After a run completed: drop what only `resume` needs; returns the bytes freed.
+
+    The `.prev.pt` copies go, and each training checkpoint loses its optimizer state
+    (L-BFGS histories are most of a run's disk); the trained model, the history and the
+    epoch stay, for the user and the tests that read them.
+    """
+    freed = 0
+    for directory in folder.glob("**/checkpoints"):
+        for prev in directory.glob("*.prev.pt"):
+            freed += prev.stat().st_size
+            prev.unlink()
+        for ckpt in directory.glob("*.pt"):
+            state = torch.load(ckpt, map_location="cpu", weights_only=True)
+            if not isinstance(state, dict) or "optimizer" not in state:
+                continue
+            before = ckpt.stat().st_size
+            state.pop("optimizer")
+            state["trimmed"] = True  # resume refuses nothing: a completed run never resumes
+            buf = io.BytesIO()
+            torch.save(state, buf)
+            atomic_write_bytes(ckpt, buf.getvalue())
+            freed += before - ckpt.stat().st_size
+    return freed
 
 
 class Checkpoint:

@@ -2,21 +2,30 @@
 
 Experiments run one after another in this process, or in K worker processes
 (`--workers K`, one thread each). A failed experiment does not stop the others; the
-suite then ends with exit code 3 and names the failures.
+suite then ends with exit code 3 and names the failures. Ctrl-C stops the whole suite
+at once (exit 130). `--resume` continues an earlier suite in the same runs folder: an
+experiment whose newest run of the same config completed is kept, an interrupted or
+killed one is resumed from its checkpoints, any other is run again.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from trainlab.errors import BadInput
 from trainlab.registry import all_experiments, get
+
+EXIT_INTERRUPTED = 130
+# states a resumed suite continues from the checkpoints (a kill -9 leaves "running")
+RESUMABLE = ("interrupted", "running")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -30,6 +39,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", default=None, metavar="N",
                    help="replicates per experiment (default: each preset's)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an earlier suite in --runs-dir: keep the experiments that "
+                   "completed, resume the interrupted ones, run the others")
     p.set_defaults(func=main)
 
 
@@ -42,62 +54,177 @@ def _select(only: str, skip: str) -> list[str]:
     return [i for i in chosen if i not in skipped]
 
 
-def _run_subprocess(exp_id: str, args: argparse.Namespace) -> tuple[str, int, float, str]:
-    cmd = [sys.executable, "-m", "trainlab", "run", exp_id, "--preset", args.preset,
-           "--runs-dir", args.runs_dir, "--device", args.device]
-    if args.seed is not None:
-        cmd += ["--seed", str(args.seed)]
-    if args.seeds is not None:
-        cmd += ["--seeds", str(args.seeds)]
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               TRAINLAB_THREADS="1")
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    out_lines = (proc.stdout or "").strip().splitlines()
-    err_lines = (proc.stderr or "").strip().splitlines()
-    where = out_lines[-1] if out_lines else (err_lines[-1] if err_lines else "")
-    return exp_id, proc.returncode, time.perf_counter() - t0, where
+def previous_run(exp_id: str, args: argparse.Namespace) -> tuple[Path, str] | None:
+    """The newest run of `exp_id` in the runs folder with the config this suite would run,
+    and its state; None when there is none."""
+    from trainlab.config import resolve, to_dict
+    from trainlab.replicates import parse_count
+    from trainlab.run_folder import read_json
+
+    exp = get(exp_id)
+    want = to_dict(resolve(exp.config, exp.presets, args.preset, None, None, args.seed))
+    count = None if args.seeds is None else parse_count(args.seeds)
+    root = Path(args.runs_dir) / exp_id
+    folders = [p for p in root.iterdir() if p.is_dir()] if root.is_dir() else []
+    # folder names start with a UTC timestamp: name order is age order
+    for folder in sorted(folders, reverse=True):
+        try:
+            saved, status = read_json(folder / "config.json"), read_json(folder / "status.json")
+        except BadInput:
+            continue  # not a run folder, or one cut before its first files
+        if saved.get("preset") != args.preset or saved.get("config") != want:
+            continue
+        if count is not None and len(saved.get("seeds") or [saved.get("seed")]) != count:
+            continue
+        return folder, str(status.get("state"))
+    return None
+
+
+def _plan(exp_id: str, args: argparse.Namespace) -> tuple[str, Path | None]:
+    """("run", None), ("keep", folder) or ("resume", folder)."""
+    if not args.resume:
+        return "run", None
+    found = previous_run(exp_id, args)
+    if found is None:
+        return "run", None
+    folder, state = found
+    if state == "completed":
+        return "keep", folder
+    return ("resume", folder) if state in RESUMABLE else ("run", None)
 
 
 def _run_inline(exp_id: str, args: argparse.Namespace) -> tuple[str, int, float, str]:
-    from trainlab.runner import execute
+    from trainlab.runner import execute, resume
 
     t0 = time.perf_counter()
+    action, folder = _plan(exp_id, args)
+    if action == "keep":
+        return exp_id, 0, 0.0, f"{folder} (kept)"
     try:
-        out = execute(exp_id, preset=args.preset, seed=args.seed, device=args.device,
-                      runs_dir=args.runs_dir, quiet=True, seeds=args.seeds)
+        if action == "resume":
+            out = resume(folder, device=None if args.device == "auto" else args.device,
+                         quiet=True)
+        else:
+            out = execute(exp_id, preset=args.preset, seed=args.seed, device=args.device,
+                          runs_dir=args.runs_dir, quiet=True, seeds=args.seeds)
         return exp_id, out.exit_code, time.perf_counter() - t0, str(out.path)
     except BadInput as exc:
         return exp_id, 2, time.perf_counter() - t0, str(exc)
 
 
+class _Workers:
+    """Runs experiments as `trainlab run|resume` child processes; `stop` ends them all.
+
+    Each child has its own session, so that Ctrl-C reaches the suite only, and the suite
+    forwards exactly one SIGINT to each child: a second one could cut a child's final
+    writes short.
+    """
+
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.stopped = threading.Event()
+        self.children: set[subprocess.Popen] = set()
+        self.guard = threading.Lock()
+
+    def command(self, exp_id: str) -> list[str] | str:
+        args = self.args
+        action, folder = _plan(exp_id, args)
+        if action == "keep":
+            return f"{folder} (kept)"
+        if action == "resume":
+            return [sys.executable, "-m", "trainlab", "resume", str(folder)] + (
+                [] if args.device == "auto" else ["--device", args.device])
+        cmd = [sys.executable, "-m", "trainlab", "run", exp_id, "--preset", args.preset,
+               "--runs-dir", args.runs_dir, "--device", args.device]
+        if args.seed is not None:
+            cmd += ["--seed", str(args.seed)]
+        if args.seeds is not None:
+            cmd += ["--seeds", str(args.seeds)]
+        return cmd
+
+    def run(self, exp_id: str) -> tuple[str, int, float, str]:
+        """One experiment in a child process: (id, exit code, seconds, folder or message)."""
+        t0 = time.perf_counter()
+        cmd = self.command(exp_id)
+        if isinstance(cmd, str):
+            return exp_id, 0, 0.0, cmd
+        env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", TRAINLAB_THREADS="1")
+        with self.guard:
+            if self.stopped.is_set():  # Ctrl-C came before this one started
+                return exp_id, EXIT_INTERRUPTED, 0.0, "not started"
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True, env=env, start_new_session=True)
+            self.children.add(proc)
+        out, err = proc.communicate()
+        with self.guard:
+            self.children.discard(proc)
+        if proc.returncode == EXIT_INTERRUPTED:  # a child stopped alone stops the suite
+            self.stopped.set()
+        lines = (out or "").strip().splitlines() or (err or "").strip().splitlines()
+        return exp_id, proc.returncode, time.perf_counter() - t0, lines[-1] if lines else ""
+
+    def stop(self) -> None:
+        """Start no more children; interrupt the running ones (they record `interrupted`)."""
+        with self.guard:
+            self.stopped.set()
+            for proc in self.children:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGINT)
+
+
+def _line(res: tuple[str, int, float, str]) -> None:
+    print(f"  {res[0]:<16} exit {res[1]}  {res[2]:6.1f} s  {res[3]}", file=sys.stderr)
+
+
+def _run_all(ids: list[str], args: argparse.Namespace) -> list[tuple[str, int, float, str]]:
+    results = []
+    if args.workers == 1:
+        for exp_id in ids:
+            results.append(_run_inline(exp_id, args))
+            _line(results[-1])
+            if results[-1][1] == EXIT_INTERRUPTED:
+                break  # Ctrl-C inside a run stops the suite, not just that run
+        return results
+    workers = _Workers(args)
+    with ThreadPoolExecutor(args.workers) as pool:
+        try:
+            for res in pool.map(workers.run, ids):
+                results.append(res)
+                _line(res)
+                if res[1] == EXIT_INTERRUPTED:
+                    workers.stop()
+        except KeyboardInterrupt:
+            workers.stop()  # the pool then waits for the interrupted children
+            results.append(("", EXIT_INTERRUPTED, 0.0, "interrupted"))
+    return results
+
+
 def main(args: argparse.Namespace) -> int:
-    """Run the suite; returns 0 when every experiment completed, else 3."""
+    """Run the suite; 0 when every experiment completed, 130 when interrupted, else 3."""
+    from trainlab.config import check_seed
+    from trainlab.run_folder import ensure_writable_dir
+
     ids = _select(args.only, args.skip)
     if args.workers < 1:
         raise BadInput("--workers must be at least 1")
+    count = 1
     if args.seeds is not None:
         from trainlab.replicates import parse_count
 
-        parse_count(args.seeds)
-    Path(args.runs_dir).mkdir(parents=True, exist_ok=True)
+        count = parse_count(args.seeds)
+    if args.seed is not None:
+        check_seed(args.seed, count=count)
+    ensure_writable_dir(args.runs_dir)
     t0 = time.perf_counter()
-    results = []
     print(f"trainlab suite: {len(ids)} experiments, preset {args.preset}", file=sys.stderr)
-    if args.workers == 1:
-        for exp_id in ids:
-            res = _run_inline(exp_id, args)
-            results.append(res)
-            print(f"  {res[0]:<16} exit {res[1]}  {res[2]:6.1f} s  {res[3]}", file=sys.stderr)
-    else:
-        with ThreadPoolExecutor(args.workers) as pool:
-            for res in pool.map(lambda i: _run_subprocess(i, args), ids):
-                results.append(res)
-                print(f"  {res[0]:<16} exit {res[1]}  {res[2]:6.1f} s  {res[3]}",
-                      file=sys.stderr)
+    results = _run_all(ids, args)
     from trainlab.report.site import write_index
 
     index = write_index(args.runs_dir)
+    if any(r[1] == EXIT_INTERRUPTED for r in results):
+        print(f"trainlab suite: interrupted after {time.perf_counter() - t0:.1f} s; "
+              "continue with: trainlab suite --resume (same options)", file=sys.stderr)
+        return EXIT_INTERRUPTED
     failed = [r[0] for r in results if r[1] != 0]
     print(f"trainlab suite: {len(results) - len(failed)}/{len(results)} completed in "
           f"{time.perf_counter() - t0:.1f} s" + (f"; failed: {', '.join(failed)}" if failed

@@ -146,7 +146,8 @@ class Settings:
         if self.seed is None:
             return None
         if self.worker_index is not None:
-            return self.seed * 1_000 + self.worker_index + 1
+            # modulo: Optuna's samplers take NumPy seeds (0 .. 2**32 - 1)
+            return (self.seed * 1_000 + self.worker_index + 1) % 2**32
         if self.storage.shared:  # several hosts may run this same command
             return (self.seed * 1_000_003 + os.getpid() * 7_919
                     + hash(socket.gethostname()) % 1_000_000) % 2**31
