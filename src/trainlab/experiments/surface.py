@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from trainlab.claims import Claim
+from trainlab.claims import Claim, Replicates
 from trainlab.config import BaseConfig, option
 from trainlab.data import parse_expression, sample_function
 from trainlab.diagnostics import ParamSnapshots, StopBelow, trajectory_pca
@@ -153,6 +153,9 @@ SWEEP = Sweep(
 
 # ----------------------------------------------------------------- claims
 
+# Three replicates (seeds) one after another at quick and full: a verdict needs an
+# interval, and each replicate draws its own initialization, directions and batches.
+REPLICATES = Replicates(smoke=1, quick=3, full=3)
 LI = "Li et al. 2018, Visualizing the Loss Landscape of Neural Nets"
 CLAIMS = (
     Claim("small-batch-flatter",
