@@ -9,9 +9,12 @@ random points, float32, P ~ 4.4k (``--quick``: P ~ 1.2k).
   its defaults) and hessian-eigenthings 1.0.0a5 ``lanczos(HessianOperator, k=5,
   which="LA")`` given as many Lanczos steps as trainlab used; each checked against a
   dense ``torch.func.hessian`` + ``eigvalsh`` (``max_rel_diff``).
-- Hutchinson trace: `trainlab.diagnostics.hutchinson_trace` against PyHessian's
-  ``trace()`` (which stops itself; trainlab gets the same number of probes) and
-  hessian-eigenthings' ``hutchinson`` (100 probes each), with the exact trace beside.
+- trace, compared at equal accuracy (``comparison_rule`` in the JSON): PyHessian's
+  ``trace()`` (stops itself), PyHessian forced to 100 probes, hessian-eigenthings'
+  ``hutchinson`` (100 probes) against `deflated_trace` run until its 95 % half-width is
+  that of plain Hutchinson with the peer's probe count, standalone (its Lanczos subspace
+  counted) and given the top-5 run's Krylov space (``ratio_given_top5``); plain
+  `hutchinson_trace` with the peer's probes and the exact dense trace beside.
 - memory: the top eigenvalue of an ~11M-parameter ResNet-18-like CNN (BatchNorm,
   residual blocks) on a batch of 64 3x32x32 images on the CPU, through the same path as
   `trainlab diagnose` (the Lanczos basis capped at ``basis_mib``), in a fresh
@@ -44,7 +47,12 @@ from diagnose_peers import PEERS, peer_versions  # noqa: E402
 
 from trainlab.diagnostics import flatten_params, make_loss_fn  # noqa: E402
 from trainlab.diagnostics.eigen import hessian_top  # noqa: E402
-from trainlab.diagnostics.trace import hutchinson_trace  # noqa: E402
+from trainlab.diagnostics.hessian import hvp_operator  # noqa: E402
+from trainlab.diagnostics.trace import (  # noqa: E402
+    deflated_trace,
+    hutchinson_trace,
+    lanczos_subspace,
+)
 
 IN, N, K = 10, 1024, 5
 WIDTHS = {"full": 60, "quick": 29}  # P = 11h + h^2 + 2h + 1: 4,381 and 1,190
@@ -91,26 +99,56 @@ def top5_cases(width: int, args) -> tuple:
                       "trainlab_tol1e-3_s": round(loose_s, 4), "trainlab_tol1e-3_steps":
                       loose.steps, "trainlab_tol1e-3_max_rel_diff": _rel(loose.values, top),
                       "baseline_max_rel_diff": _rel(sorted(theirs, reverse=True), top)})
-    return cases, model, x, y, crit, f, theta, float(exact.sum())
+    return cases, model, x, y, crit, f, theta, float(exact.sum()), mine.steps
 
 
-def trace_cases(model, x, y, crit, f, theta, exact: float, args) -> list[dict]:
-    cases = []
-    for name in ("pyhessian", "hessian-eigenthings"):
-        peer = PEERS[name]
-        net = copy.deepcopy(model)
-        torch.manual_seed(1)
-        base_s, (value, probes) = timed_result(lambda p=peer, m=net: p.trace(m, x, y, crit),
-                                               1, args.clock)
-        mine_s, mine = timed_result(lambda n=probes: hutchinson_trace(f, theta, n_probes=n),
-                                    args.repeats, args.clock)
-        cases.append({"size": {"P": theta.numel(), "N": N, "probes": probes},
-                      "task": "trace", "baseline": peer.trace_label,
-                      "baseline_s": round(base_s, 4),
-                      "trainlab_s": round(mine_s, 4), "exact_trace": exact,
-                      "trainlab_trace": mine.estimate.value,
-                      "trainlab_ci95": list(mine.estimate.ci95), "baseline_trace": value})
-    return cases
+TRACE_RULE = ("equal accuracy: the target is the 95 % half-width of plain Hutchinson with the "
+              "peer's number of probes (trainlab's hutchinson_trace, the same estimator, its "
+              "own samples); trainlab's deflated_trace (exact on a Lanczos subspace + "
+              "probes on the rest) stops at the first probe count (>= 5) whose half-width is "
+              "<= that target; standalone time includes its subspace, 'given_top5' reuses "
+              "the Krylov space of the top-5 run (same seed, same steps)")
+
+
+def _half(est) -> float:
+    return (est.ci95[1] - est.ci95[0]) / 2
+
+
+def _trace_case(peer, probes, model, x, y, crit, f, theta, exact, top_steps, args) -> dict:
+    net = copy.deepcopy(model)
+    torch.manual_seed(1)
+    base_s, (value, used) = timed_result(
+        lambda: peer.trace(net, x, y, crit, probes), 1, args.clock)
+    plain_s, plain = timed_result(lambda: hutchinson_trace(f, theta, n_probes=used),
+                                  args.repeats, args.clock)
+    target = _half(plain.estimate)
+    defl_s, defl = timed_result(lambda: deflated_trace(
+        f, theta, rank=top_steps, n_probes=max(4 * used, 20), until=target), args.repeats,
+        args.clock)
+    sub = lanczos_subspace(hvp_operator(f, theta), theta.numel(), top_steps)
+    reuse_s, reuse = timed_result(lambda: deflated_trace(
+        f, theta, subspace=sub, n_probes=max(4 * used, 20), until=target), args.repeats,
+        args.clock)
+    label = peer.trace_label if probes is None else f"{peer.label.split(' (')[0]} trace(" \
+        f"maxIter={probes}, tol=0)"
+    return {"size": {"P": theta.numel(), "N": N, "probes": used}, "task": "trace",
+            "baseline": label, "baseline_s": round(base_s, 4), "baseline_trace": value,
+            "exact_trace": exact, "target_half_width": target,
+            "trainlab_plain_s": round(plain_s, 4), "trainlab_plain_trace": plain.estimate.value,
+            "trainlab_s": round(defl_s, 4), "trainlab_trace": defl.estimate.value,
+            "trainlab_ci95": list(defl.estimate.ci95),
+            "trainlab_products": top_steps + defl.estimate.n,
+            "trainlab_given_top5_s": round(reuse_s, 4),
+            "trainlab_given_top5_products": reuse.estimate.n,
+            "trainlab_given_top5_ci95": list(reuse.estimate.ci95),
+            "ratio_given_top5": round(base_s / reuse_s, 2), "comparison_rule": TRACE_RULE}
+
+
+def trace_cases(model, x, y, crit, f, theta, exact: float, top_steps: int, args) -> list[dict]:
+    """Each peer's trace at its own accuracy (and PyHessian at 100 probes) against trainlab."""
+    runs = [("pyhessian", None), ("pyhessian", 100), ("hessian-eigenthings", None)]
+    return [_trace_case(PEERS[name], probes, model, x, y, crit, f, theta, exact, top_steps,
+                        args) for name, probes in runs]
 
 
 def jacobian_case(args) -> dict:

@@ -1,7 +1,8 @@
 """The peers of bench/diagnose.py behind one interface, with plain fallbacks.
 
 ``PEERS[name].top(model, x, y, criterion, k, steps) -> k eigenvalues`` and
-``.trace(model, x, y, criterion) -> (estimate, probes used)``. When the package is not
+``.trace(model, x, y, criterion, probes=None) -> (estimate, probes used)`` (``probes``
+forces that many probes; None keeps the peer's own stopping rule). When the package is not
 installed or does not import, a plain loop of the same algorithm stands in and ``label``
 says so: PyHessian's power iteration with deflation and its self-stopping Hutchinson
 loop (one gradient graph reused), and for hessian-eigenthings a Lanczos / Hutchinson loop
@@ -67,8 +68,10 @@ def plain_power_top(model, x, y, crit, k, steps, max_iter=100, tol=1e-3):
     return values
 
 
-def plain_power_trace(model, x, y, crit, max_iter=100, tol=1e-3):
+def plain_power_trace(model, x, y, crit, probes=None, max_iter=100, tol=1e-3):
     """PyHessian 0.1's Hutchinson loop: stops when the running mean moves < tol."""
+    if probes is not None:
+        max_iter, tol = probes, 0.0
     params, grads = _flat_grad(model.eval(), x, y, crit)
     samples, trace = [], 0.0
     for _ in range(max_iter):
@@ -116,8 +119,9 @@ def plain_lanczos_top(model, x, y, crit, k, steps):
     return torch.linalg.eigvalsh(t).flip(0)[:k].tolist()
 
 
-def plain_rebuilt_trace(model, x, y, crit, probes=100):
+def plain_rebuilt_trace(model, x, y, crit, probes=None):
     """Hutchinson with ``probes`` Rademacher vectors, one rebuilt graph per product."""
+    probes = probes or 100
     matvec, n = _rebuilt_hvp(model.eval(), x, y, crit)
     total = 0.0
     for _ in range(probes):
@@ -133,8 +137,10 @@ def _pyhessian():
         values, _ = hessian(model, crit, data=(x, y), cuda=False).eigenvalues(top_n=k)
         return values
 
-    def trace(model, x, y, crit):
-        samples = hessian(model, crit, data=(x, y), cuda=False).trace()
+    def trace(model, x, y, crit, probes=None):
+        # tol=0 never stops early on a positive running mean: exactly ``probes`` probes
+        kw = {} if probes is None else {"maxIter": probes, "tol": 0.0}
+        samples = hessian(model, crit, data=(x, y), cuda=False).trace(**kw)
         return sum(samples) / len(samples), len(samples)
 
     return Peer("PyHessian 0.1 (power iteration, its defaults)", top, trace,
@@ -152,8 +158,9 @@ def _eigenthings():
                       reorthogonalize=True, seed=0)
         return res.eigenvalues.tolist()
 
-    def trace(model, x, y, crit):
-        return hutchinson(op(model, x, y, crit), num_samples=100, seed=0).estimate, 100
+    def trace(model, x, y, crit, probes=None):
+        n = probes or 100
+        return hutchinson(op(model, x, y, crit), num_samples=n, seed=0).estimate, n
 
     return Peer("hessian-eigenthings 1.0.0a5 (Lanczos, same steps)", top, trace,
                 "hessian-eigenthings 1.0.0a5 hutchinson (100 probes)")

@@ -15,7 +15,7 @@ from trainlab.diagnostics import hessian_eigenvalues, minimal_ratio, spectral_de
 from trainlab.diagnostics.eigen import hessian_top
 from trainlab.diagnostics.groups import restrict
 from trainlab.diagnostics.intervals import t_interval
-from trainlab.diagnostics.trace import hutchinson_trace
+from trainlab.diagnostics.trace import deflated_trace, hutchinson_trace
 from trainlab.report.plots import new_figure
 
 from .figures import figure_with_data
@@ -56,10 +56,22 @@ def top_eigenvalues(probe, cfg, ctx) -> dict:
 
 @diagnostic("trace", title="Hessian trace (Hutchinson)")
 def trace(probe, cfg, ctx) -> dict:
-    """Hutchinson's trace with a t-interval over probes, for the whole model and per layer."""
-    est = hutchinson_trace(probe.loss_fn, probe.theta, n_probes=cfg.trace_probes,
-                           batch=cfg.trace_batch, seed=cfg.seed, groups=probe.groups,
-                           operator=probe.operator(cfg.hvp_chunk) if cfg.hvp_chunk else None)
+    """Hutchinson's trace with a t-interval over probes, for the whole model and per layer.
+
+    With ``trace_rank > 0`` the trace is exact on a ``trace_rank``-step Lanczos subspace and
+    Hutchinson's on the rest (`deflated_trace`), which narrows the interval for the
+    same number of probes.
+    """
+    op = probe.operator(cfg.hvp_chunk) if cfg.hvp_chunk else None
+    rank = min(cfg.trace_rank, probe.params)  # rank P: the subspace is everything, exact
+    if rank > 0:  # same interval width from fewer products (see deflated_trace)
+        est = deflated_trace(probe.loss_fn, probe.theta, rank=rank,
+                             n_probes=max(cfg.trace_probes, 2), seed=cfg.seed,
+                             groups=probe.groups, operator=op)
+    else:
+        est = hutchinson_trace(probe.loss_fn, probe.theta, n_probes=cfg.trace_probes,
+                               batch=cfg.trace_batch, seed=cfg.seed, groups=probe.groups,
+                               operator=op)
     samples = est.samples.numpy()
     running = np.cumsum(samples) / np.arange(1, samples.size + 1)
     fig, ax = new_figure()
@@ -79,7 +91,8 @@ def trace(probe, cfg, ctx) -> dict:
                for name, e in est.groups.items()], title="Trace per layer",
               caption="Trace of each layer's diagonal Hessian block, from the same probes "
               "(E[v_g·(Hv)_g] = tr H_gg).")
-    return {"hessian_trace": {**est.estimate.as_dict(), "probes": cfg.trace_probes},
+    return {"hessian_trace": {**est.estimate.as_dict(), "probes": est.estimate.n,
+                              "subspace_rank": max(rank, 0)},
             "hessian_trace_per_layer": {n: e.as_dict() for n, e in est.groups.items()}}
 
 
