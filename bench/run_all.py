@@ -17,7 +17,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 SCRIPTS = ["ensemble", "minimal_ratio", "hessian", "sensitivity", "cnn", "compile", "diagnose",
-           "tables", "surface"]
+           "tables", "surface", "live"]
 # The scripts with a GPU path (made with `_common.parser(..., cuda=True)`); with
 # --device cuda the others are skipped, as they would measure the CPU under that name.
 CUDA_SCRIPTS = {"ensemble", "cnn", "compile"}
@@ -28,7 +28,8 @@ NOTES = ["vs_jax", "baseline_reached", "trainlab_reached", "baseline_peak_mib",
          "trainlab_peak_mib", "top5_max_rel_diff", "max_rel_diff", "baseline_accuracy",
          "trainlab_accuracy", "baseline_fraction_of_fp32_peak",
          "trainlab_fraction_of_fp32_peak", "compile_s", "break_even_steps",
-         "trainlab_max_rel_diff", "baseline_max_rel_diff", "rows_per_s"]
+         "trainlab_max_rel_diff", "baseline_max_rel_diff", "rows_per_s", "overhead",
+         "writes"]
 
 
 def _short(value) -> str:

@@ -24,6 +24,7 @@ SCRIPTS = {
     "diagnose": ["--no-memory", "--repeats", "1"],
     "tables": ["--repeats", "1"],
     "surface": [],
+    "live": ["--only", "polyfit"],
 }
 
 
@@ -57,6 +58,10 @@ def test_quick_benchmark_prints_design_json(script):
     if script == "surface":  # the ensemble grid equals the per-point loop, both MLPs
         assert len(result["cases"]) == 2
         assert all(c["max_rel_diff"] < 1e-5 for c in result["cases"])
+    if script == "live":  # the page was written, and the time inside it is the difference
+        (case,) = result["cases"]
+        assert case["writes"] >= 1
+        assert case["live_s"] == pytest.approx(case["trainlab_s"] - case["baseline_s"], abs=2e-4)
     if script == "cnn":
         assert [c["size"]["precision"] for c in result["cases"]] == ["fp32", "bf16"]
 

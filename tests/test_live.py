@@ -93,10 +93,16 @@ def test_rewritten_at_most_every_interval_with_an_exact_eta(tmp_path):
         live(_rows(epoch))
         writes.append(live.writes)
     assert writes == [1, 1, 1, 2, 2, 3]
+    clock.t += 0.1
+    live(_rows(10))  # the fit's last epoch is written at once
+    assert live.writes == 4
     # 6 epochs in 4.1 s since the fit began: 4 epochs left take 4.1 / 6 * 4 s
-    status = live.status_block(clock.t)
-    assert status.epoch == 6 and math.isclose(status.left, 4.1 / 6 * 4)
-    assert "f: epoch 6 of 10" in (tmp_path / "report.html").read_text()
+    status = live.status_block(100.0 + 4.1)
+    assert status.epoch == 10 and status.left == 0.0
+    live.epoch = 6
+    status = live.status_block(100.0 + 4.1)
+    assert math.isclose(status.left, 4.1 / 6 * 4)
+    assert "f: epoch 10 of 10" in (tmp_path / "report.html").read_text()
 
 
 def test_replicates_are_a_mean_and_a_95_percent_band():
@@ -119,3 +125,51 @@ def test_replicates_are_a_mean_and_a_95_percent_band():
     named.add(_rows(0, 1.0, model="true/seed0") + _rows(0, 3.0, model="true/seed1"))
     (line,) = named.charts()[0].curves
     assert line.label == "train/true (2 replicates)" and line.y == [2.0]
+
+
+class _FakeHandle:
+    def __init__(self):
+        self.shown = []
+
+    def update(self, obj):
+        self.shown.append(obj.data)
+
+
+def test_the_notebook_view_draws_every_logged_row(tmp_path):
+    from trainlab.live import NotebookLive
+    from trainlab.run_folder import read_metrics
+
+    handle = _FakeHandle()
+    view = NotebookLive(interval=0.0, display=lambda obj, display_id: handle)
+    out = execute("polyfit", preset="smoke", out=tmp_path / "r", progress=False, quiet=True,
+                  observers=[view])
+    view.close()
+    assert out.state == "completed" and len(handle.shown) >= 21  # epochs 0..20, then close
+    assert "<svg class='chart'" in handle.shown[-1]
+    assert "The learned polynomials so far" in handle.shown[-1]
+    expected = {}
+    for r in read_metrics(out.path / "metrics.jsonl"):
+        xs, ys = expected.setdefault(f"{r['split']}/{r['model']}", ([], []))
+        xs.append(r["epoch"])
+        ys.append(r["loss"])
+    drawn = {line: reps[None] for line, reps in view.curves.series[("sgd", "loss")].items()}
+    assert drawn == {k: (xs, [float(y) for y in ys]) for k, (xs, ys) in expected.items()}
+
+
+def test_live_true_in_a_jupyter_kernel_updates_the_cell(tmp_path, monkeypatch):
+    nbformat = __import__("optional_deps").require("nbformat")
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("TRAINLAB_THREADS", "1")
+    out = tmp_path / "run"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import trainlab\n"
+        f"r = trainlab.run('polyfit', preset='smoke', out={str(out)!r}, progress=False, "
+        "live=True)\nprint('state', r.status['state'])")])
+    NotebookClient(nb, kernel_name="python3", timeout=300, allow_errors=False).execute()
+    outputs = nb.cells[0].outputs
+    html = [o["data"]["text/html"] for o in outputs if o.get("output_type") == "display_data"]
+    assert len(html) == 1  # one display, updated in place
+    assert "<svg class='chart'" in html[0] and "The learned polynomials so far" in html[0]
+    assert any("state completed" in o.get("text", "") for o in outputs)

@@ -7,6 +7,7 @@ shows itself in Jupyter with its headline numbers and figures.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,8 +90,12 @@ def _headline_keys(exp_id: str) -> tuple[str, ...]:
 def run(exp: str, preset: str = "full", seed: int | None = None, out: str | Path | None = None,
         runs_dir: str | Path = "runs", device: str = "auto", progress: bool | None = None,
         config_file: str | Path | None = None, seeds: int | None = None,
-        keep_checkpoints: bool = False, **overrides: Any) -> Run:
+        keep_checkpoints: bool = False, live: bool = False, **overrides: Any) -> Run:
     """Run experiment `exp` and return its `Run`.
+
+    live: in a Jupyter notebook, show the curves (and the experiment's live panels)
+    in the cell, updated while it trains (`trainlab.live.NotebookLive`); elsewhere it
+    only says that report.html is live. The run's report.html is live either way.
 
     seeds: the number of replicates (seeds seed, seed+1, …; default: the preset's); the
     summary then holds each replicate (`replicates`), `stats` and `claims`.
@@ -105,13 +110,31 @@ def run(exp: str, preset: str = "full", seed: int | None = None, out: str | Path
 
     sets = dict(overrides.pop("overrides", {}) or {})
     sets.update({k.replace("__", "."): v for k, v in overrides.items()})
-    outcome = execute(exp, preset=preset, sets=sets, config_file=config_file, seed=seed,
-                      device=device, out=out, runs_dir=runs_dir, progress=progress, quiet=True,
-                      seeds=seeds, sets_source="keyword arguments",
-                      keep_checkpoints=keep_checkpoints)
+    view = _live_view() if live else None
+    try:
+        outcome = execute(exp, preset=preset, sets=sets, config_file=config_file, seed=seed,
+                          device=device, out=out, runs_dir=runs_dir, progress=progress,
+                          quiet=True, seeds=seeds, sets_source="keyword arguments",
+                          keep_checkpoints=keep_checkpoints, observers=[view] if view else ())
+    finally:
+        if view is not None:
+            view.close()
     if outcome.state != "completed":
         raise RunFailed(f"{exp}: run {outcome.state}: {outcome.reason} ({outcome.path})")
     return Run(outcome.path)
+
+
+def _live_view():
+    """A `NotebookLive` in a Jupyter kernel; None (and a note) elsewhere."""
+    from trainlab.progress import in_notebook
+
+    if not in_notebook():
+        print("trainlab: live=True shows curves in a Jupyter notebook; here, open the run's "
+              "report.html (it reloads itself) or use `trainlab watch`", file=sys.stderr)
+        return None
+    from trainlab.live import NotebookLive
+
+    return NotebookLive()
 
 
 def resume(run_dir: str | Path, device: str | None = None,

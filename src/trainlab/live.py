@@ -39,6 +39,7 @@ from trainlab.report.blocks import Block, Text
 from trainlab.report.charts import Curve, LineChart, thin
 from trainlab.report.html import badge, esc
 from trainlab.report.render import run_report, save_report
+from trainlab.stats import LEVEL
 
 INTERVAL_S = 2.0  # the page is rewritten at most this often
 REFRESH_S = 3  # and a browser reloads it this often
@@ -129,25 +130,29 @@ class LiveCurves:
 
 
 def _curve(label: str, reps: dict[Any, tuple[list, list]]) -> Curve:
-    """One line; several replicates become, at each epoch, the mean and 95 % band of those
-    that have reached it (a replicate still running counts where it has values)."""
+    """One line; several replicates become, at each epoch, the mean and 95 % Student-t
+    band (`stats.mean_band`'s) of those that have reached it (a replicate still running
+    counts where it has values)."""
     if len(reps) == 1:
         xs, ys = next(iter(reps.values()))
         return Curve(label, xs, ys)
-    from trainlab.stats import mean_band
+    from scipy import stats as sps
 
-    by_x: dict[Any, list[float]] = {}
-    for xs, ys in reps.values():
-        for x, y in zip(xs, ys, strict=True):
-            by_x.setdefault(x, []).append(y)
-    xs, _ = thin(sorted(by_x), sorted(by_x))
-    mean, lo, hi = [], [], []
-    for x in xs:
-        m, a, b = mean_band(np.asarray(by_x[x], dtype=float)[None, :])
-        mean.append(float(m[0]))
-        lo.append(float(a[0]))
-        hi.append(float(b[0]))
-    return Curve(f"{label} ({len(reps)} replicates)", xs, mean, lo, hi)
+    xs, _ = thin(*([sorted({x for xs, _ in reps.values() for x in xs})] * 2))
+    row = {x: i for i, x in enumerate(xs)}
+    values = np.full((len(xs), len(reps)), np.nan)  # (T, R), NaN where not reached
+    for r, (rx, ry) in enumerate(reps.values()):
+        for x, y in zip(rx, ry, strict=True):
+            if x in row:
+                values[row[x], r] = y
+    n = (~np.isnan(values)).sum(1)
+    mean = np.nanmean(values, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sd = np.nanstd(values, axis=1, ddof=1) if values.shape[1] > 1 else np.zeros(len(xs))
+        half = np.where(n > 1, sps.t.ppf(0.5 + LEVEL / 2, np.maximum(n - 1, 1)) * sd
+                        / np.sqrt(n), 0.0)
+    return Curve(f"{label} ({len(reps)} replicates)", xs, mean.tolist(),
+                 (mean - half).tolist(), (mean + half).tolist())
 
 
 class SeedTagged:
@@ -180,9 +185,13 @@ def draw_panels(ctx, fit: str | None, model) -> list[Block]:
         for p in panels:
             try:
                 with torch.no_grad():
-                    block = p.draw(model)
-                block.title = block.title or p.title
-                blocks.append(block)
+                    drawn = p.draw(model)
+                drawn = list(drawn) if isinstance(drawn, (list, tuple)) else [drawn]
+                if len(drawn) == 1 and drawn[0].title is None:
+                    drawn[0].title = p.title
+                else:  # the panel's title over its blocks
+                    blocks.append(Text(f"**{p.title}**"))
+                blocks += drawn
             except Exception as exc:  # shown on the page; the run goes on
                 blocks.append(Text(f"(live panel not drawn: {type(exc).__name__}: {exc})",
                                    p.title))
@@ -223,7 +232,10 @@ class LiveReport:
         if epochs and all(isinstance(e, int) for e in epochs):
             self.epoch = max(epochs)
         now = self.clock()
-        if self.last is None or now - self.last >= self.interval:
+        # the last evaluation of a fit is always shown: what follows it (plots, another
+        # fit's setup) may log nothing for a while
+        last_of_fit = bool(epochs) and self.epochs is not None and self.epoch == self.epochs
+        if self.last is None or now - self.last >= self.interval or last_of_fit:
             self.write(now)
 
     def status_block(self, now: float) -> LiveStatus:
@@ -245,7 +257,7 @@ class LiveReport:
         status = {**self.page["status"], "state": "running"}
         report = run_report(**{**self.page, "status": status}, summary=None, blocks=blocks)
         report.blocks[0] = self.status_block(now)
-        save_report(self.path, report)
+        save_report(self.path, report, sync=False)
         self.last, self.writes = self.clock(), self.writes + 1
 
 
@@ -253,12 +265,17 @@ class NotebookLive:
     """The curves (and live panels) of a run in a Jupyter cell, updated while it trains.
 
     An observer like `LiveReport`: it shows the page through an IPython display handle
-    and updates it at most every `interval` s; the kernel's other output goes on.
+    (`display(obj, display_id=True)`; `display` can be given, for tests) and updates it
+    at most every `interval` s and once more at `close()`; the kernel's other output
+    (progress bar, prints) goes on around it.
     """
 
-    def __init__(self, interval: float = 1.0, clock: Callable[[], float] = time.monotonic):
-        from IPython.display import HTML, display
+    def __init__(self, interval: float = 1.0, clock: Callable[[], float] = time.monotonic,
+                 display: Callable | None = None):
+        from IPython.display import HTML
+        from IPython.display import display as ipython_display
 
+        display = display or ipython_display
         self.HTML, self.interval, self.clock = HTML, interval, clock
         self.curves = LiveCurves()
         self.ctx = self.fit = self.model = None
@@ -277,6 +294,10 @@ class NotebookLive:
         if self.last is None or now - self.last >= self.interval:
             self.show()
             self.last = now
+
+    def close(self) -> None:
+        """The last update, with every row logged."""
+        self.show()
 
     def show(self) -> None:
         """Update the cell's display with the curves and panels as they stand."""

@@ -32,8 +32,26 @@ class LivePanel:
     (None: every fit)."""
 
     title: str
-    draw: Callable[[Any], Block]
+    draw: Callable[[Any], Block | list[Block]]
     fits: tuple[str, ...] | None = None
+
+
+class LiveFit:
+    """The callback of `RunContext.live_fit`: begins the fit on the live views at its
+    first epoch, then hands them `rows(epoch, history)` after every evaluated epoch."""
+
+    def __init__(self, ctx: RunContext, name: str, epochs: int,
+                 rows: Callable[[int, Any], list[dict]]):
+        self.ctx, self.name, self.epochs, self.rows = ctx, name, epochs, rows
+        self.begun = False
+
+    def on_epoch_end(self, epoch: int, model: Any, history: Any) -> None:
+        """See `trainlab.callbacks`; never stops the fit."""
+        if not self.begun:
+            self.ctx.begin_fit(self.name, self.epochs, model, epoch - 1)
+            self.begun = True
+        if history.epochs and history.epochs[-1] == epoch:
+            self.ctx.live_rows(self.rows(epoch, history))
 
 
 class RunContext:
@@ -115,12 +133,27 @@ class RunContext:
             if hook is not None:
                 hook(self, name, epochs, model, start_epoch)
 
-    def live_panel(self, title: str, draw: Callable[[Any], Block],
+    def live_fit(self, name: str, epochs: int,
+                 rows: Callable[[int, Any], list[dict]]) -> LiveFit:
+        """A `train.fit` callback that shows a fit run without `ctx` (one that logs no
+        metrics) in the live report: `rows(epoch, history)` gives the rows to draw after
+        each evaluated epoch (say, a summary over many members); they are not written to
+        metrics.jsonl and only the live views see them."""
+        return LiveFit(self, name, epochs, rows)
+
+    def live_rows(self, rows: list[dict]) -> None:
+        """Rows for the live views only (the observers with `begin_fit`)."""
+        for observer in self.observers:
+            if hasattr(observer, "begin_fit"):
+                observer(rows)
+
+    def live_panel(self, title: str, draw: Callable[[Any], Block | list[Block]],
                    fits: Iterable[str] | None = None) -> None:
-        """Add a panel to the live report: `draw(model)` returns a block (a
-        `report.charts.LineChart` or `Heatmap`) drawn from the model being trained, in
-        eval mode and without gradients, each time the page is rewritten; `fits` limits it
-        to the fits of those names. It costs nothing when nobody watches."""
+        """Add a panel to the live report: `draw(model)` returns a block or a list of
+        blocks (`report.charts.LineChart`, `Heatmap`: SVG, milliseconds), drawn from the
+        model being trained, in eval mode and without gradients, each time the page is
+        rewritten; `fits` limits it to the fits of those names. It costs nothing when
+        nobody watches."""
         self.panels.append(LivePanel(title, draw, None if fits is None else tuple(fits)))
 
     def truncate_metrics(self, fit: str, after_epoch: int) -> None:

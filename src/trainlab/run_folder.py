@@ -47,10 +47,12 @@ def _umask() -> int:
 _FILE_MODE = 0o666 & ~_umask()
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+def atomic_write_bytes(path: str | Path, data: bytes, sync: bool = True) -> None:
     """Write `data` to `path` so that readers see the old or the new file, never half.
 
     An OSError (a full disk, a read-only folder) names `path`, not the temporary file.
+    sync=False skips the fsync: still atomic for readers, not durable across a power
+    cut (a live report, rewritten every few seconds, needs no more).
     """
     path = Path(path)
     tmp = None
@@ -63,7 +65,8 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             os.fchmod(fh.fileno(), _FILE_MODE)
             fh.write(data)
             fh.flush()
-            os.fsync(fh.fileno())
+            if sync:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except OSError as exc:
         if tmp is not None:
@@ -102,9 +105,9 @@ def write_status(path: Path, status: dict) -> bool:
         return False
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
+def atomic_write_text(path: str | Path, text: str, sync: bool = True) -> None:
     """UTF-8 text version of `atomic_write_bytes`."""
-    atomic_write_bytes(path, text.encode("utf-8"))
+    atomic_write_bytes(path, text.encode("utf-8"), sync)
 
 
 def _json_default(obj: Any) -> Any:

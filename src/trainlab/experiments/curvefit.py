@@ -48,6 +48,7 @@ from trainlab.losses import Penalty
 from trainlab.models import ACTIVATIONS, mlp
 from trainlab.optim import OptimSpec
 from trainlab.registry import Sweep, experiment
+from trainlab.report.charts import LineChart, function_chart
 from trainlab.report.plots import curves, new_figure, scatter_sample
 from trainlab.train import Split, evaluate, fit
 
@@ -255,6 +256,38 @@ def _score(cands: list[dict], k: int, val: np.ndarray, epochs: np.ndarray,
     return int(np.argmin(scores))
 
 
+def _live_view(ctx, cfg, cands: list[dict], d: _Data, train_t, test_t):
+    """The live report of the selection (whose fit logs no rows): the best candidate so
+    far (lowest mean validation MSE over its folds), its train and validation MSE, and
+    its fold models' mean curve over the inputs, under the training points."""
+    C, k, scale, state = len(cands), cfg.folds, d.y_std ** 2, {"best": 0}
+
+    def rows(epoch: int, history) -> list[dict]:
+        mean = {s: np.asarray(history.values[f"{s}/loss"][-1], dtype=float).reshape(C, k)
+                .mean(1) * scale for s in ("train", "val")}  # (C,) each, original units
+        val = np.where(np.isfinite(mean["val"]), mean["val"], np.inf)
+        state["best"] = b = int(np.argmin(val))
+        return [{"fit": "selection", "epoch": epoch, "split": s, "loss": float(v[b]),
+                 "model": "best candidate so far"} for s, v in mean.items()]
+
+    xs = np.concatenate([train_t.x[:, 0], test_t.x[:, 0]])
+    grid = torch.linspace(float(xs.min()), float(xs.max()), 160)
+    grid_z = ((grid - d.x_mean) / d.x_std).reshape(-1, 1).to(d.x_test.device)
+    keep = scatter_sample(len(train_t.y), 1000)
+    points = list(zip(train_t.x[keep, 0].tolist(), train_t.y[keep].tolist(), strict=True))
+
+    def draw(model) -> LineChart:
+        b = state["best"]
+        pred = model(grid_z)[b * k:(b + 1) * k].mean(0)[:, 0].cpu().numpy()
+        name = ", ".join(f"{key} {cands[b][key]:g}" for key in ("width", "lr", "l2"))
+        return function_chart(grid, [pred * d.y_std + d.y_mean],
+                              [f"best candidate so far ({name}), mean of {k} folds"], points,
+                              caption="the current best candidate's curve and the training "
+                                      "points")
+    ctx.live_panel("The best candidate's curve so far", draw)
+    return ctx.live_fit("selection", cfg.epochs, rows)
+
+
 @experiment("curvefit", config=Config, presets=PRESETS, sweep=SWEEP, chapter="basics",
             purpose="Fit a 1-D function with gaps in its training range by an MLP chosen "
                     "by 10-fold cross-validation over a small grid",
@@ -286,7 +319,8 @@ def run(cfg: Config, ctx) -> dict:
                  optim=OptimSpec("adam", [cands[c]["lr"] for c, _ in members]),
                  penalty=Penalty("l2", l2, weights_only=True) if any(l2) else None,
                  evals=evals, eval_every=cfg.eval_every, on_diverge="mask",
-                 callbacks=[mask, best], name="selection", member_names=names,
+                 callbacks=[mask, best, _live_view(ctx, cfg, cands, d, train_t, test_t)],
+                 name="selection", member_names=names,
                  progress=ctx.progress)
     best.restore()
     scale = d.y_std ** 2  # MSE in standardised units × σ_y² = MSE in original units

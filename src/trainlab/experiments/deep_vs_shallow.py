@@ -34,6 +34,7 @@ from trainlab.experiments._common import ActivationName, standardized_mnist
 from trainlab.models import Ensemble, mlp, size_to_budget, small_cnn_spec
 from trainlab.optim import OptimSpec
 from trainlab.registry import Sweep, experiment
+from trainlab.report.charts import Curve, LineChart, function_chart
 from trainlab.report.plots import curves, new_figure
 from trainlab.train import Split, fit
 
@@ -157,6 +158,22 @@ def cnn_channels(depth: int, budget: int) -> tuple[list[int], int]:
     return best
 
 
+def _live_panel(target: str, grid: torch.Tensor, x: torch.Tensor, y: torch.Tensor, dev):
+    """The live report's panel of one target: the network being trained (mean over its
+    seeds) against the true function and the training points."""
+    coarse = grid[::4]  # 125 of the 500 points: enough for a live view
+    truth = Curve("true", coarse[:, 0].tolist(), parse_expression(target)(coarse)[:, 0].tolist())
+    points = list(zip(x[:, 0].tolist(), y[:, 0].tolist(), strict=True))
+    inputs = coarse.to(dev)
+
+    def draw(model) -> LineChart:
+        pred = model(inputs)[:, :, 0].mean(0).cpu().numpy()
+        return function_chart(coarse[:, 0], [pred], ["network (mean over seeds)"], points,
+                              extra=[truth], caption=f"{target}: the network now, the true "
+                                                     "function and the training points")
+    return draw
+
+
 def run_functions(cfg: Config, ctx) -> list[dict]:
     """Every target x every depth; one ensemble of `runs` seeds per (target, depth)."""
     out = []
@@ -166,6 +183,9 @@ def run_functions(cfg: Config, ctx) -> list[dict]:
         x, y = x.to(ctx.device), y.to(ctx.device)
         lo, hi = default_domain(target)
         grid = torch.linspace(lo, hi, 500).unsqueeze(1)
+        ctx.live_panel(f"The learned function so far ({target})",
+                       _live_panel(target, grid, x, y, ctx.device),
+                       fits=[f"f{ti}-depth{depth}" for depth in cfg.depths])
         models = []
         for depth in cfg.depths:
             widths = size_to_budget(depth, cfg.budget)

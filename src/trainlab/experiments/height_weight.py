@@ -36,6 +36,7 @@ from trainlab.losses import Penalty
 from trainlab.models import ACTIVATIONS, Ensemble, mlp
 from trainlab.optim import OptimSpec
 from trainlab.registry import Sweep, experiment
+from trainlab.report.charts import Heatmap
 from trainlab.report.plots import curves, new_figure, scatter_sample
 from trainlab.runs import atomic_write_json
 from trainlab.train import Split, fit
@@ -207,6 +208,8 @@ def run(cfg: Config, ctx) -> dict:
     test = Split(x_te.to(dev), y[te_idx].to(dev))
     acts = list(cfg.activations)
     model = build_model(acts, cfg.widths, cfg.seed, cfg.init_std).to(dev)
+    ctx.live_panel("Decision boundaries so far",
+                   _live_panel(table, x[tr_idx], y[tr_idx, 0], mean, std, acts, dev))
     fitted = fit(model, train, epochs=cfg.epochs, batch_size=cfg.batch_size, loss="bce",
                  optim=OptimSpec("sgd", cfg.lr),
                  penalty=Penalty("l1", cfg.l1_lambda) if cfg.l1_lambda else None,
@@ -238,6 +241,27 @@ def run(cfg: Config, ctx) -> dict:
             "input_mean": mean.tolist(), "input_std": std.tolist(),
             "label_column": table.target_name, "classes": classes,
             "logistic_baseline": base}
+
+
+def _live_panel(table, x_tr, y_tr, mean, std, acts, dev, n: int = 32):
+    """The live report's panel: P(class 1) of each network over the inputs (original
+    units, an n x n grid over the training range) under the training points."""
+    lo, hi = x_tr.min(0).values, x_tr.max(0).values
+    gx, gy = (torch.linspace(float(lo[i]), float(hi[i]), n) for i in (0, 1))
+    grid = torch.stack(torch.meshgrid(gx, gy, indexing="xy"), -1).reshape(-1, 2)  # (n², 2)
+    inputs = ((grid - mean) / std).to(dev)
+    keep = scatter_sample(len(x_tr), 400)
+    points = [(float(x_tr[i, 0]), float(x_tr[i, 1]), int(y_tr[i])) for i in keep]
+    extent = (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]))
+    f0, f1 = table.feature_names
+
+    def draw(model) -> list[Heatmap]:
+        prob = torch.sigmoid(model(inputs)[..., 0]).cpu().reshape(len(acts), n, n)
+        return [Heatmap(prob[e].numpy(), extent, points, xlabel=f0, ylabel=f1,
+                        caption=f"{act}: P(class {table.classes[1]!r}) now (blue 0, red 1) "
+                                "and the training points")
+                for e, act in enumerate(acts)]
+    return draw
 
 
 def _report_baseline(ctx, table, results: list[dict], base: dict | None) -> None:

@@ -53,11 +53,12 @@ def to_html(report: Report) -> str:
     return page(f"{report.title} — trainlab" if report.title else "trainlab", body, head=head)
 
 
-def save_report(folder: str | Path, report: Report) -> None:
-    """Write `report.md` and `report.html` into `folder`, atomically."""
+def save_report(folder: str | Path, report: Report, sync: bool = True) -> None:
+    """Write `report.md` and `report.html` into `folder`, atomically (`sync=False`: no
+    fsync, for the live report's frequent rewrites)."""
     folder = Path(folder)
-    atomic_write_text(folder / "report.md", to_markdown(report))
-    atomic_write_text(folder / "report.html", to_html(report))
+    atomic_write_text(folder / "report.md", to_markdown(report), sync)
+    atomic_write_text(folder / "report.html", to_html(report), sync)
 
 
 def run_report(*, exp_id: str, title: str, question: str, what_to_look_at: str,
