@@ -257,7 +257,10 @@ class LiveReport:
         status = {**self.page["status"], "state": "running"}
         report = run_report(**{**self.page, "status": status}, summary=None, blocks=blocks)
         report.blocks[0] = self.status_block(now)
-        save_report(self.path, report, sync=False)
+        try:
+            save_report(self.path, report, sync=False)
+        except OSError:  # a full disk: the run goes on, its end reports the problem
+            pass
         self.last, self.writes = self.clock(), self.writes + 1
 
 
