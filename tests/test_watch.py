@@ -85,6 +85,19 @@ def test_serves_the_index_fresh_and_reports_as_they_are_rewritten(served):
     assert second.name in page and run.name in page
 
 
+def test_a_running_sweep_is_served_with_its_trials(served):
+    port, runs, _, _ = served
+    study = runs / "sweeps" / "polyfit-tpe"
+    trial = _run_folder(study, "0", "running")  # trials/N are run folders too
+    (study / "best.json").write_text(json.dumps({"value": 0.5, "params": {"lr": 0.1}}))
+    (study / "report.html").write_text("<html>sweep so far</html>")
+    page = _request(port, "/")[2].decode()
+    assert "sweeps/polyfit-tpe/report.html" in page
+    assert _request(port, "/sweeps/polyfit-tpe/report.html")[2] == b"<html>sweep so far</html>"
+    rel = f"/sweeps/polyfit-tpe/polyfit/{trial.name}/report.html"
+    assert _request(port, rel)[2] == (trial / "report.html").read_bytes()
+
+
 @pytest.mark.parametrize("path", [
     "/../secret.txt", "/%2e%2e/secret.txt", "/%2E%2E/secret.txt", "/..%2fsecret.txt",
     "/%2e%2e%2fsecret.txt", "/%252e%252e/secret.txt", "/%252e%252e%252fsecret.txt",
