@@ -33,8 +33,8 @@ def _request(port: int, path: str, method: str = "GET"):
         conn.close()
 
 
-def _run_folder(runs: Path, name: str, state: str) -> Path:
-    run = runs / "polyfit" / name
+def _run_folder(runs: Path, name: str, state: str, sub: str = "polyfit") -> Path:
+    run = runs / sub / name
     (run / "figures").mkdir(parents=True)
     (run / "status.json").write_text(json.dumps({"state": state, "reason": None}))
     (run / "config.json").write_text(json.dumps({"experiment": "polyfit", "config": {}}))
@@ -88,13 +88,18 @@ def test_serves_the_index_fresh_and_reports_as_they_are_rewritten(served):
 def test_a_running_sweep_is_served_with_its_trials(served):
     port, runs, _, _ = served
     study = runs / "sweeps" / "polyfit-tpe"
-    trial = _run_folder(study, "0", "running")  # trials/N are run folders too
+    trial = _run_folder(study / "trials", "0", "completed", sub="")  # run folders too
     (study / "best.json").write_text(json.dumps({"value": 0.5, "params": {"lr": 0.1}}))
     (study / "report.html").write_text("<html>sweep so far</html>")
+    running = _run_folder(runs / "sweeps" / "mnist-grid" / "trials", "0", "running", sub="")
     page = _request(port, "/")[2].decode()
+    # a sweep still on its first trials has no report yet: its card links its trials'
+    assert "sweeps/mnist-grid/trials/0/report.html" in page
+    assert _request(port, "/sweeps/mnist-grid/trials/0/report.html")[2] == (
+        running / "report.html").read_bytes()
     assert "sweeps/polyfit-tpe/report.html" in page
     assert _request(port, "/sweeps/polyfit-tpe/report.html")[2] == b"<html>sweep so far</html>"
-    rel = f"/sweeps/polyfit-tpe/polyfit/{trial.name}/report.html"
+    rel = "/sweeps/polyfit-tpe/trials/0/report.html"
     assert _request(port, rel)[2] == (trial / "report.html").read_bytes()
 
 

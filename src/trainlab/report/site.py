@@ -43,14 +43,19 @@ def collect_runs(runs_dir: Path) -> dict[str, list[dict]]:
 
 
 def collect_sweeps(runs_dir: Path) -> list[dict]:
-    """Sweep folders (`runs_dir/sweeps/<study>/best.json`)."""
+    """Sweep folders (`runs_dir/sweeps/<study>/best.json`), and sweeps still on their
+    first report (no best.json yet, `trials/N/` run folders) with `best` None."""
     sweeps = []
     root = runs_dir / "sweeps"
     if root.is_dir():
         for d in sorted(p for p in root.iterdir() if p.is_dir()):
             best = _read(d / "best.json")
-            if best is not None:
-                sweeps.append({"dir": d, "best": best})
+            trials = sorted((t for t in (d / "trials").glob("*") if t.is_dir()),
+                            key=lambda t: (len(t.name), t.name))
+            if best is not None or trials:
+                sweeps.append({"dir": d, "best": best, "trials": [
+                    (t, (_read(t / "status.json") or {}).get("state", "starting"))
+                    for t in trials]})
     return sweeps
 
 
@@ -129,6 +134,13 @@ def _sweep_card(runs_dir: Path, sweep: dict) -> str:
     """The card of one sweep folder: its best value and best parameters."""
     rel = esc(sweep["dir"].relative_to(runs_dir).as_posix())
     best = sweep["best"]
+    if best is None:  # in progress: its trials so far, each with its live report
+        links = "".join(f"<li><a href='{rel}/trials/{esc(t.name)}/report.html'>trial "
+                        f"{esc(t.name)}</a> {badge(state)}</li>"
+                        for t, state in sweep["trials"][-10:])
+        return (f"<div class='card'><h3>sweep {esc(sweep['dir'].name)}</h3>"
+                f"<p>{badge('running')} <span class='muted'>{len(sweep['trials'])} trial(s) "
+                f"so far</span></p><ul>{links}</ul></div>")
     return (f"<div class='card'><h3><a href='{rel}/report.html'>sweep {esc(sweep['dir'].name)}"
             f"</a></h3><p class='muted'>{esc(_best_line(best))}</p>"
             f"{key_values(list((best.get('params') or {}).items())[:5])}</div>")
@@ -164,5 +176,6 @@ def index_html(runs_dir: str | Path) -> str:
     total = sum(len(v) for v in runs.values())
     body = (f"<h1>trainlab runs</h1><p class='muted'>{total} run(s) of {len(runs)} "
             f"experiment(s) in <code>{esc(runs_dir)}</code></p>{''.join(sections)}")
-    running = any(r["status"].get("state") == "running" for v in runs.values() for r in v)
+    running = any(r["status"].get("state") == "running" for v in runs.values() for r in v) \
+        or any(sw["best"] is None for sw in collect_sweeps(runs_dir))
     return page("trainlab runs", body, head=REFRESH if running else "")
