@@ -11,6 +11,7 @@ import pytest
 from trainlab import api
 from trainlab.cli import main
 from trainlab.config import MAX_SEED
+from trainlab.data.writers import write_csv_table
 from trainlab.errors import BadInput
 from trainlab.run_folder import atomic_write_text
 
@@ -88,4 +89,6 @@ def test_files_follow_the_umask(tmp_path):
     mask = os.umask(0o022)
     os.umask(mask)
     atomic_write_text(tmp_path / "a.txt", "x")
-    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o666 & ~mask
+    write_csv_table(tmp_path / "t.csv", ["x", "y"], [[1.0, 2.0]])
+    for name in ("a.txt", "t.csv"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~mask, name

@@ -16,6 +16,16 @@ from trainlab.errors import BadInput
 __all__ = ["write_csv_table", "write_table"]
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it: put it back at once
+    os.umask(mask)
+    return mask
+
+
+# the mode an ordinary open() gives: 0666 less the umask
+_FILE_MODE = 0o666 & ~_umask()
+
+
 def _format(value) -> str:
     if isinstance(value, bool | np.bool_):
         return str(int(value))
@@ -45,6 +55,7 @@ def write_csv_table(path: str | os.PathLike, columns: Sequence[str], rows: Itera
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, _FILE_MODE)  # mkstemp's 0600 would make the table private
         with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh, lineterminator="\n", delimiter=delimiter)
             writer.writerow(columns)
