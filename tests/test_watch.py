@@ -144,6 +144,21 @@ def test_port_in_use_and_missing_folder_are_bad_input(served, capsys):
     assert "no-such-runs" in capsys.readouterr().err
 
 
+def test_another_host_warns_and_ctrl_c_exits_0(tmp_path, capsys, monkeypatch):
+    from http.server import ThreadingHTTPServer
+
+    def interrupted(self, poll_interval=0.5):
+        raise KeyboardInterrupt  # what Ctrl-C raises in serve_forever
+    monkeypatch.setattr(ThreadingHTTPServer, "serve_forever", interrupted)
+    (tmp_path / "runs").mkdir()
+    assert main(["watch", str(tmp_path / "runs"), "--host", "0.0.0.0", "--port", "0"]) == 0
+    out, err = capsys.readouterr()
+    assert re.search(r"http://0\.0\.0\.0:\d+/", out)
+    assert "warning: --host 0.0.0.0" in err and "stopped" in err
+    assert main(["watch", str(tmp_path / "runs"), "--host", "127.0.0.2", "--port", "0"]) == 0
+    assert "warning" not in capsys.readouterr().err  # all of 127/8 is this machine
+
+
 def test_the_command_prints_its_address_and_stops_on_ctrl_c(tmp_path):
     runs = tmp_path / "runs"
     _run_folder(runs, "20260101-000000-aaaaaa", "completed")

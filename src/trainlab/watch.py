@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import ipaddress
 import os
 import posixpath
 import sys
@@ -37,7 +38,6 @@ from trainlab.errors import BadInput
 from trainlab.report.site import index_html
 
 DEFAULT_PORT = 8765
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 class RunsHandler(SimpleHTTPRequestHandler):
@@ -107,6 +107,16 @@ class RunsHandler(SimpleHTTPRequestHandler):
         pass  # quiet: a reloading page would print a line every few seconds
 
 
+def _loopback(host: str) -> bool:
+    """Whether `host` is this machine only (127.0.0.0/8, ::1 or localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
+
+
 def make_server(runs_dir: str | Path, host: str = "127.0.0.1",
                 port: int = DEFAULT_PORT) -> ThreadingHTTPServer:
     """A server of `runs_dir` bound to host:port (0: a free port); BadInput when the
@@ -142,7 +152,7 @@ def main(args) -> int:
     if not 0 <= args.port <= 65535:
         raise BadInput(f"--port {args.port}: expected 0 to 65535")
     server = make_server(args.runs_dir, args.host, args.port)
-    if args.host not in LOOPBACK:
+    if not _loopback(args.host):
         print(f"trainlab: warning: --host {args.host}: the runs are readable by anyone who "
               "can reach this address", file=sys.stderr)
     port = server.server_address[1]  # the free one taken when --port 0
