@@ -157,6 +157,9 @@ def test_another_host_warns_and_ctrl_c_exits_0(tmp_path, capsys, monkeypatch):
     assert "warning: --host 0.0.0.0" in err and "stopped" in err
     assert main(["watch", str(tmp_path / "runs"), "--host", "127.0.0.2", "--port", "0"]) == 0
     assert "warning" not in capsys.readouterr().err  # all of 127/8 is this machine
+    assert main(["watch", str(tmp_path / "runs"), "--host", "::1", "--port", "0"]) == 0
+    out, err = capsys.readouterr()
+    assert "http://[::1]:" in out and "warning" not in err
 
 
 def test_the_command_prints_its_address_and_stops_on_ctrl_c(tmp_path):

@@ -27,6 +27,7 @@ import errno
 import ipaddress
 import os
 import posixpath
+import socket
 import sys
 import urllib.parse
 from functools import partial
@@ -107,6 +108,12 @@ class RunsHandler(SimpleHTTPRequestHandler):
         pass  # quiet: a reloading page would print a line every few seconds
 
 
+class _Server6(ThreadingHTTPServer):
+    """The same server on an IPv6 address (`--host ::1`)."""
+
+    address_family = socket.AF_INET6
+
+
 def _loopback(host: str) -> bool:
     """Whether `host` is this machine only (127.0.0.0/8, ::1 or localhost)."""
     if host == "localhost":
@@ -126,7 +133,7 @@ def make_server(runs_dir: str | Path, host: str = "127.0.0.1",
         raise BadInput(f"{runs_dir}: no such runs folder")
     handler = partial(RunsHandler, directory=str(root))
     try:
-        server = ThreadingHTTPServer((host, port), handler)
+        server = (_Server6 if ":" in host else ThreadingHTTPServer)((host, port), handler)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise BadInput(f"--port {port}: already in use (choose another, or 0 for any "
