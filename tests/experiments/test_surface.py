@@ -145,3 +145,14 @@ def test_ensemble_grid_equals_one_model_per_point(spec, shape):
             with torch.no_grad():
                 want = torch.nn.functional.cross_entropy(net(x), y)
             assert float(grid[i, j]) == pytest.approx(float(want), rel=1e-5)
+
+
+@pytest.mark.parametrize("sets", [{"lrs": [0.1]}, {"center": "adagrad"}, {"grid": 2},
+                                  {"batch_sizes": [32]}, {"functions": {"targets": ["x+"]}}])
+def test_bad_config_is_refused_before_any_folder(tmp_path, sets):
+    from trainlab.errors import BadInput
+
+    with pytest.raises(BadInput):
+        execute("surface", preset="smoke", sets=sets, runs_dir=tmp_path, progress=False,
+                quiet=True)
+    assert not (tmp_path / "surface").exists() or not any((tmp_path / "surface").iterdir())
