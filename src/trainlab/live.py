@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,8 +148,9 @@ def _curve(label: str, reps: dict[Any, tuple[list, list]]) -> Curve:
                 values[row[x], r] = y
     n = (~np.isnan(values)).sum(1)
     mean = np.nanmean(values, axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sd = np.nanstd(values, axis=1, ddof=1) if values.shape[1] > 1 else np.zeros(len(xs))
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # epochs one replicate has reached
+        sd = np.nanstd(values, axis=1, ddof=1)
         half = np.where(n > 1, sps.t.ppf(0.5 + LEVEL / 2, np.maximum(n - 1, 1)) * sd
                         / np.sqrt(n), 0.0)
     return Curve(f"{label} ({len(reps)} replicates)", xs, mean.tolist(),
