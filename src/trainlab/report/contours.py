@@ -60,9 +60,12 @@ def contour_figure(x, y, panels: dict[str, np.ndarray], *, paths: dict | None = 
     levels = shared_levels(list(panels.values()))
     fig, axes = new_figure(ncols=len(panels), width=width, height=height)
     filled = None
-    for ax, (title, z) in zip(axes[0], panels.items(), strict=True):
+    for k, (ax, (title, z)) in enumerate(zip(axes[0], panels.items(), strict=True)):
         filled = contour_panel(ax, x, y, z, levels, paths=paths, xlabel=xlabel,
-                               ylabel=ylabel, title=title)
+                               ylabel=ylabel if k == 0 else "", title=title)
     if filled is not None:
-        fig.colorbar(filled, ax=list(axes[0]), shrink=0.85, label="loss (log scale)")
+        bar = fig.colorbar(filled, ax=list(axes[0]), shrink=0.85, label="loss (log scale)")
+        ticks = levels[::4]  # labelled levels: a log norm alone labels one or two decades
+        bar.set_ticks(ticks)
+        bar.set_ticklabels([f"{t:.3g}" for t in ticks])
     return fig
