@@ -65,6 +65,34 @@ def test_an_interrupted_run_says_so_keeps_its_curves_and_stops_refreshing(tmp_pa
     assert "Loss curves recorded before the run stopped" in final
 
 
+def test_an_interrupted_run_of_separate_replicates_keeps_their_curves(tmp_path):
+    # height-weight runs its replicates one after another, each in its own folder: the
+    # run's metrics.jsonl is filled only at the end, so the live report's rows are kept
+    def stop(rows):
+        if any(r["seed"] == 1 and r["epoch"] >= 2 for r in rows):
+            raise KeyboardInterrupt
+    out = execute("height-weight", preset="smoke", seeds=2, out=tmp_path / "r",
+                  progress=False, quiet=True, observers=[SeedTap(stop)])
+    assert out.state == "interrupted"
+    final = (out.path / "report.html").read_text()
+    assert "badge interrupted" in final and not REFRESH.search(final)
+    assert "Curves recorded before the run stopped" in final
+    assert "(2 replicates)" in final and final.count("<svg class='chart'") == 2
+
+
+class SeedTap:
+    """An observer that the replicates pass on (it has begin_fit), like the live report."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, rows):
+        self.fn(rows)
+
+    def begin_fit(self, *args):
+        pass
+
+
 class _Clock:
     def __init__(self):
         self.t = 100.0

@@ -173,11 +173,25 @@ def _write_results(exp: Experiment, ctx: RunContext, status: dict, summary: dict
         fig = fallback_metrics_figure(read_metrics(path / "metrics.jsonl"))
         if fig is not None:
             ctx.figure(fig, "metrics-so-far", "Loss curves recorded before the run stopped.")
+        else:  # replicates in their own folders: the live report saw their rows
+            _live_curves(ctx)
     report = run_report(
         exp_id=exp.id, title=title, question=exp.question,
         what_to_look_at=exp.what_to_look_at, config=read_json(path / "config.json"),
         status=status, summary=summary, blocks=ctx.report.blocks, headline_keys=exp.headline)
     save_report(path, _with_claims(report, exp, summary, ctx, seeds))
+
+
+def _live_curves(ctx: RunContext) -> None:
+    """The curves of the live report, for a run that stopped before its metrics.jsonl
+    was filled (replicates that run one after another merge theirs at the end)."""
+    live = next((o for o in ctx.observers if isinstance(o, LiveReport)), None)
+    charts = live.curves.charts() if live is not None else []
+    if charts:
+        ctx.text("Curves recorded before the run stopped (each replicate's rows, as the "
+                 "live report showed them).")
+        for chart in charts:
+            ctx.report.add(chart)
 
 
 def _stopped(path: Path, status: dict, state: str, reason: str, code: int) -> Outcome:
