@@ -110,3 +110,55 @@ class BestEpoch:
         with torch.no_grad():
             for s, v in zip(self.saved, state["saved"], strict=True):
                 s.copy_(v)
+
+
+class FoldReport:
+    """Reports each fold of the one-ensemble cross-validation as it finishes.
+
+    All candidates × folds train at once, so a fold has no moment of its own; it is
+    finished when no member of it (its C candidates, members ``c·k + f``) improved its
+    validation loss for ``patience`` epochs, or at the last epoch — the per-fold form of
+    `BestEpoch`'s stopping rule, so when the whole ensemble stops every unfinished fold
+    finishes too. ``report(row)`` gets one row per finished fold, in the order they
+    finish (folds finishing together: by fold number), with ``step`` = folds finished so
+    far and the running CV score ``val_loss_mean``: the lowest mean over the candidates
+    of their best validation losses on the finished folds (× ``scale``: original
+    units). A finished fold's members still train with the others and may still improve,
+    so an earlier row is the score the folds had when they would have stopped alone; the
+    last row's is the run's final CV score. A sweep's pruner watching
+    ``cv/val_loss_mean`` may end the run at any row; the training of a plain run is
+    unchanged (the report reads, never writes, the model).
+    Must come after ``best`` in the callbacks (it reads the epoch's update).
+    """
+
+    def __init__(self, best: BestEpoch, candidates: int, folds: int, epochs: int,
+                 scale: float, report):
+        self.best, self.C, self.k = best, int(candidates), int(folds)
+        self.epochs, self.scale, self.report = int(epochs), float(scale), report
+        self.done: list[int] = []
+
+    def _score(self) -> float:
+        """Running CV score over the finished folds (inf when every candidate diverged)."""
+        best = self.best.best.reshape(self.C, self.k)[:, self.done].double()
+        means = best.mean(1) * self.scale  # (C,) inf where a member never had a finite loss
+        return float(means.min())
+
+    def finish(self, folds: list[int], epoch: int) -> None:
+        """Mark `folds` finished at `epoch` and report them one by one."""
+        for f in folds:
+            if f in self.done:
+                continue
+            self.done.append(f)
+            self.report({"fit": "cv", "step": len(self.done), "split": "cv",
+                         "model": f"fold{f}", "fold": f, "finished_epoch": int(epoch),
+                         "val_loss_mean": self._score()})
+
+    def on_epoch_end(self, epoch: int, model, history) -> bool:
+        if epoch < self.epochs and history.epochs[-1:] != [epoch]:
+            return False  # `best` only learns at evaluations: so does a fold's end
+        last = self.best.best_epoch.reshape(self.C, self.k).max(0).values  # (k,)
+        over = epoch >= self.epochs or epoch - self.best.last_improved >= self.best.patience
+        ready = [f for f in range(self.k)
+                 if over or epoch - int(last[f]) >= self.best.patience]
+        self.finish(ready, epoch)
+        return False

@@ -153,7 +153,8 @@ def suggest(trial, p: Param) -> Any:
 
 def pruning_observer(trial, s: Settings) -> tuple[list, dict[str, Any]]:
     """([observer], state): the observer reports the run's logged metric to the trial each
-    epoch and raises StopRun when the pruner says so (state["step"] is then that epoch)."""
+    epoch (or `step`, for rows without an epoch) and raises StopRun when the pruner says
+    so (state["step"] is then that epoch or step)."""
     state: dict[str, Any] = {"step": None}
     if s.prune_on is None or s.pruner == "none":
         return [], state
@@ -162,11 +163,13 @@ def pruning_observer(trial, s: Settings) -> tuple[list, dict[str, Any]]:
 
     def observe(rows: list[dict]) -> None:
         by_step: dict[int, list[float]] = {}
+        unit = "epoch"  # rows without an epoch count steps (curvefit: folds finished)
         for r in rows:
             v = r.get(metric)
             step = r.get("epoch", r.get("step"))
             if r.get("split") != split or not isinstance(v, (int, float)) or step is None:
                 continue
+            unit = "epoch" if "epoch" in r else "step"
             by_step.setdefault(int(step), []).append(float(v))
         for step, values in sorted(by_step.items()):
             value = sum(values) / len(values)
@@ -176,7 +179,7 @@ def pruning_observer(trial, s: Settings) -> tuple[list, dict[str, Any]]:
             trial.report(value, step)
             if trial.should_prune():
                 state["step"] = step
-                raise StopRun(f"pruned by the sweep at epoch {step} "
+                raise StopRun(f"pruned by the sweep at {unit} {step} "
                               f"({split}/{metric} = {value:.4g})")
 
     return [observe], state

@@ -234,7 +234,8 @@ def _prune_on(pruner: str, text: str | None, objective: str) -> tuple[str, str] 
     if pruner == "none":
         return None
     if text is None:
-        m = re.fullmatch(r"(train|val|test)_(\w+)", objective)
+        # `cv_val_loss_mean` -> cv/val_loss_mean: curvefit's per-fold rows (DESIGN §6)
+        m = re.fullmatch(r"(train|val|test|cv)_(\w+)", objective)
         if m is None:
             raise BadInput(f"--pruner {pruner}: give --prune-on SPLIT/METRIC (the "
                            f"objective {objective} names no split)")
