@@ -8,7 +8,8 @@ random points, float32, P ~ 4.4k (``--quick``: P ~ 1.2k).
   PyHessian 0.1 ``hessian(...).eigenvalues(top_n=5)`` (power iteration with deflation,
   its defaults) and hessian-eigenthings 1.0.0a5 ``lanczos(HessianOperator, k=5,
   which="LA")`` given as many Lanczos steps as trainlab used; each checked against a
-  dense ``torch.func.hessian`` + ``eigvalsh`` (``max_rel_diff``).
+  dense ``torch.func.hessian`` + ``eigvalsh`` (``max_rel_diff``); also trainlab with the
+  gap-based stopping rule (``rule="gap"``, tol 1e-5 relative to each eigenvalue).
 - trace, compared at equal accuracy (``comparison_rule`` in the JSON): PyHessian's
   ``trace()`` (stops itself), PyHessian forced to 100 probes, hessian-eigenthings'
   ``hutchinson`` (100 probes) against `deflated_trace` run until its 95 % half-width is
@@ -86,6 +87,9 @@ def top5_cases(width: int, args) -> tuple:
     # a looser stop (residuals < 1e-3 max|λ|) still agrees with the dense top-5 far below 1e-3
     loose_s, loose = timed_result(lambda: hessian_top(f, theta, k=K, tol=1e-3), args.repeats,
                                   args.clock)
+    # the gap rule: stop once min(r, r^2/gap) <= 1e-5 |λ_i| for each of the top 5
+    gap_s, gap = timed_result(lambda: hessian_top(f, theta, k=K, rule="gap"), args.repeats,
+                              args.clock)
     cases = []
     for name in ("pyhessian", "hessian-eigenthings"):
         peer = PEERS[name]
@@ -98,6 +102,9 @@ def top5_cases(width: int, args) -> tuple:
                       "trainlab_max_rel_diff": _rel(mine.values, top),
                       "trainlab_tol1e-3_s": round(loose_s, 4), "trainlab_tol1e-3_steps":
                       loose.steps, "trainlab_tol1e-3_max_rel_diff": _rel(loose.values, top),
+                      "trainlab_gap_rule_s": round(gap_s, 4), "trainlab_gap_rule_steps":
+                      gap.steps, "trainlab_gap_rule_max_rel_diff": _rel(gap.values, top),
+                      "ratio_gap_rule": round(base_s / gap_s, 2),
                       "baseline_max_rel_diff": _rel(sorted(theirs, reverse=True), top)})
     return cases, model, x, y, crit, f, theta, float(exact.sum()), mine.steps
 

@@ -4,7 +4,10 @@ A ResNet-18 laid out for 32 x 32 images (BatchNorm, eight residual blocks, 11.2M
 parameters) and a batch of 64 seeded random images; the top Hessian eigenvalue through
 `trainlab.diagnose` itself (run folder in a temporary directory), with the Lanczos basis
 capped at its default ``basis_mib`` and the products taken over micro-batches of
-``--chunk`` images (``hvp_chunk``; 0 keeps one graph of all 64, 6.7 GiB measured).
+``--chunk`` images (``hvp_chunk``; 0, the default, lets diagnose pick it from its
+``hvp_mib`` budget; one graph of all 64 peaked at 6.7 GiB, chunks of 16 at 2.5 GiB).
+``--iters`` caps the Lanczos steps for a shorter measurement (the basis then holds
+fewer vectors: the JSON gives the full basis' size to add).
 Prints one JSON line: peak resident set size of the whole process (``ru_maxrss``),
 parameters, Lanczos steps, the eigenvalue and its residual bound, seconds. Run by
 bench/diagnose.py in a fresh process.
@@ -57,7 +60,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int)
     p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--chunk", type=int, default=16, help="hvp_chunk (0: one graph for all)")
+    p.add_argument("--chunk", type=int, default=0, help="hvp_chunk (0: automatic)")
+    p.add_argument("--iters", type=int, default=100, help="most Lanczos steps")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -70,10 +74,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         run = trainlab.diagnose(model, (x, y), only=["hessian"], top_k=1, n_train=0,
                                 n_eval=0, hvp_chunk=args.chunk, device="cpu",
+                                lanczos_iters=args.iters,
                                 out=f"{tmp}/run")
         s = run.summary
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"params": s["params"], "batch": args.batch, "hvp_chunk": args.chunk,
+    print(json.dumps({"params": s["params"], "batch": args.batch, "hvp_chunk": s["hvp_chunk"],
                       "peak_rss_mib": round(peak, 1), "lanczos_steps": s["lanczos_steps"],
                       "top_eigenvalue": s["hessian_top"][0],
                       "residual_bound": s["hessian_top_residual"][0],

@@ -133,3 +133,22 @@ def test_chunked_products_equal_the_whole_sample_hessian():
     est = hutchinson_trace(f, theta, n_probes=5, seed=1, operator=op)
     assert torch.allclose(est.samples, hutchinson_trace(f, theta, n_probes=5, seed=1).samples,
                           rtol=1e-9)
+
+
+def test_gap_rule_stops_earlier_and_still_matches_the_dense_top_k():
+    _, f, theta, h = _mlp_problem(seed=1)
+    exact = torch.linalg.eigvalsh(h).flip(0)[:3]
+    by_residual = hessian_top(f, theta, k=3, iters=theta.numel(), tol=1e-6)
+    by_gap = hessian_top(f, theta, k=3, iters=theta.numel(), tol=1e-6, rule="gap")
+    assert by_gap.steps <= by_residual.steps
+    assert torch.allclose(by_gap.values, exact, rtol=1e-5, atol=1e-10)
+    for value, bound in zip(by_gap.values, by_gap.residuals, strict=True):  # still bounds
+        assert float((torch.linalg.eigvalsh(h) - value).abs().min()) <= float(bound) + 1e-12
+
+
+def test_gap_rule_on_a_quadratic_with_known_spectrum():
+    eigs = [9.0, 7.5, 3.0, 1.0, 0.5, -2.0, 0.0, 0.0, 4.0, 0.25]
+    f, _ = _quadratic(eigs)
+    top = hessian_top(f, torch.zeros(10, dtype=torch.float64), k=3, iters=10, tol=1e-10,
+                      rule="gap")
+    assert top.values.tolist() == pytest.approx([9.0, 7.5, 4.0], rel=1e-8)

@@ -37,7 +37,11 @@ class DiagnoseConfig(BaseConfig):
                               "CPU; more can help on a GPU)", positive=True)
     hvp_chunk: int = option(0, "examples per micro-batch of the Hessian products of hessian "
                             "and trace: bounds memory to one micro-batch's graph, about "
-                            "1.5x the work (0 = the whole sample at once)", minimum=0)
+                            "1.5x the work (0 = automatic: the whole sample when its "
+                            "graph fits in hvp_mib)", minimum=0)
+    hvp_mib: int = option(1536, "memory budget of one Hessian-product graph, for the "
+                          "automatic hvp_chunk (estimated from what autograd saves)",
+                          positive=True)
     slq_vectors: int = option(10, "start vectors of the spectral density (SLQ)", positive=True)
     slq_iters: int = option(90, "Lanczos steps per SLQ vector", positive=True)
     layer_iters: int = option(40, "Lanczos steps per layer (per-layer top eigenvalue)",

@@ -35,7 +35,7 @@ def top_eigenvalues(probe, cfg, ctx) -> dict:
     steps = lanczos_steps(cfg, probe.params, cfg.lanczos_iters)
     top = hessian_top(probe.loss_fn, probe.theta, k=k, iters=max(steps, k),
                       tol=cfg.lanczos_tol, seed=cfg.seed,
-                      operator=probe.operator(cfg.hvp_chunk))
+                      operator=probe.operator(probe.hvp_chunk(cfg)))
     values, res = top.values.tolist(), top.residuals.tolist()
     ctx.table([{"i": i + 1, "eigenvalue": v, "residual_bound": r}
                for i, (v, r) in enumerate(zip(values, res, strict=True))],
@@ -51,7 +51,8 @@ def top_eigenvalues(probe, cfg, ctx) -> dict:
     figure_with_data(ctx, fig, "hessian-top", "The largest Hessian eigenvalues; bars are "
                      "the Lanczos residual bounds.",
                      {"rank": range(1, k + 1), "eigenvalue": values, "residual_bound": res})
-    return {"hessian_top": values, "hessian_top_residual": res, "lanczos_steps": top.steps}
+    return {"hessian_top": values, "hessian_top_residual": res, "lanczos_steps": top.steps,
+            "hvp_chunk": probe.hvp_chunk(cfg)}
 
 
 @diagnostic("trace", title="Hessian trace (Hutchinson)")
@@ -62,7 +63,8 @@ def trace(probe, cfg, ctx) -> dict:
     Hutchinson's on the rest (`deflated_trace`), which narrows the interval for the
     same number of probes.
     """
-    op = probe.operator(cfg.hvp_chunk) if cfg.hvp_chunk else None
+    chunk = probe.hvp_chunk(cfg)
+    op = probe.operator(chunk) if chunk else None
     rank = min(cfg.trace_rank, probe.params)  # rank P: the subspace is everything, exact
     if rank > 0:  # same interval width from fewer products (see deflated_trace)
         est = deflated_trace(probe.loss_fn, probe.theta, rank=rank,

@@ -48,6 +48,19 @@ class Probe:
     compare: dict[str, Tensor] | None = None
     trajectory: list[dict[str, Tensor]] = field(default_factory=list)
     trajectory_names: list[str] = field(default_factory=list)
+    auto_chunk: int | None = None
+
+    def hvp_chunk(self, cfg) -> int:
+        """Examples per Hessian-product micro-batch: ``cfg.hvp_chunk``, or when it is 0 the
+        largest that keeps one graph within ``cfg.hvp_mib`` (0: all examples at once)."""
+        if cfg.hvp_chunk > 0:
+            return cfg.hvp_chunk
+        if self.auto_chunk is None:
+            from .memory import auto_chunk
+
+            self.auto_chunk = auto_chunk(self.model, self.criterion, *self.train, self.theta,
+                                         cfg.hvp_mib)
+        return self.auto_chunk
 
     def operator(self, chunk: int):
         """``v -> H v`` of the training loss: one retained graph, or micro-batches of ``chunk``.

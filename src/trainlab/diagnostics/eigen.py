@@ -40,6 +40,7 @@ def hessian_top(
     seed: int = 0,
     dtype: torch.dtype = torch.float64,
     operator: MatVec | None = None,
+    rule: str = "residual",
 ) -> TopEigen:
     """The ``k`` largest Hessian eigenvalues at ``params`` (shape ``(P,)``) and their bounds.
 
@@ -47,13 +48,16 @@ def hessian_top(
     stopping once the top-``k`` residuals are below ``tol * max|ritz|``; memory
     ``O(P * iters)``), returning the residual bounds too. ``operator`` (``v (P,) -> H v``,
     e.g. `chunked_hvp_operator`) replaces the products of ``loss_fn`` when given.
+    ``rule="gap"`` stops instead on the gap-based error estimate of `lanczos` (fewer
+    steps for separated eigenvalues; the returned residuals are still the bounds).
     """
     p = params.numel()
     if not 1 <= k <= p:
         raise BadInput(f"k must be between 1 and P={p}, got {k}")
     op = operator if operator is not None else hvp_operator(loss_fn, params)
     tri = lanczos(
-        op, p, max(iters, k), seed=seed, dtype=dtype, device=params.device, top_k=k, tol=tol
+        op, p, max(iters, k), seed=seed, dtype=dtype, device=params.device, top_k=k, tol=tol,
+        rule=rule,
     )
     if tri.beta.numel() == 0:
         ritz, vecs = tri.alpha, tri.alpha.new_ones(1, 1)
