@@ -1,23 +1,11 @@
 """The runs index and reports in headless Chromium: links work, images load, no console
 errors. Screenshots of the index at 1280 px and 390 px go to test-artifacts/."""
 
-import shutil
 from pathlib import Path
 
-from optional_deps import missing, require
+from browser_helpers import ARTIFACTS, browser, open_page
 from trainlab.report.site import write_index
 from trainlab.runner import execute
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def _browser():
-    if not Path(CHROMIUM).exists():
-        missing("chromium is not installed (make test installs Debian's chromium)")
-    return require("playwright.sync_api").sync_playwright
 
 
 def _check_page(page, url, errors):
@@ -32,7 +20,7 @@ def _check_page(page, url, errors):
 
 
 def test_index_and_reports_render_in_chromium(tmp_path):
-    sync_playwright = _browser()
+    sync_playwright = browser()
     runs = tmp_path / "runs"
     execute("polyfit", preset="smoke", runs_dir=runs, progress=False, quiet=True,
             sets={"title": "<i>escaped</i> & fine"})
@@ -40,11 +28,7 @@ def test_index_and_reports_render_in_chromium(tmp_path):
             sets={"lrs": [1000.0], "loss": "mse"})  # a failed (diverged) run
     index = write_index(runs)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        errors = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
+        chromium, page, errors = open_page(p)
         links = _check_page(page, index.as_uri(), errors)
         reports = sorted({u for u in links if u.endswith("report.html")})
         assert len(reports) == 2
@@ -59,4 +43,4 @@ def test_index_and_reports_render_in_chromium(tmp_path):
             assert figures >= 1, url
             for raw in [u for u in links if u.startswith("file:")]:
                 assert Path(raw.removeprefix("file://")).exists() or "summary.json" in raw, raw
-        browser.close()
+        chromium.close()

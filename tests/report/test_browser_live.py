@@ -2,28 +2,16 @@
 charts and its decision-boundary image, and reloads itself; the final report does not.
 A screenshot goes to test-artifacts/live-report.png."""
 
-import shutil
 from functools import partial
 from pathlib import Path
 
 import trainlab.runner as runner
-from optional_deps import missing, require
+from browser_helpers import ARTIFACTS, browser, open_page
 from trainlab.live import LiveReport
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def _browser():
-    if not Path(CHROMIUM).exists():
-        missing("chromium is not installed (make test installs Debian's chromium)")
-    return require("playwright.sync_api").sync_playwright
 
 
 def test_a_live_report_loads_reloads_and_the_final_one_stays(tmp_path, monkeypatch):
-    sync_playwright = _browser()
+    sync_playwright = browser()
     # a page per evaluation (not every 2 s), so that the smoke run's last live page has
     # every epoch but the final one
     monkeypatch.setattr(runner, "LiveReport", partial(LiveReport, interval=0.0))
@@ -40,11 +28,7 @@ def test_a_live_report_loads_reloads_and_the_final_one_stays(tmp_path, monkeypat
     live = Path(tmp_path / "live.html")
     live.write_text(pages[-1])  # the last page written while it ran
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        errors = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
+        chromium, page, errors = open_page(p)
         page.goto(live.as_uri())
         page.wait_for_load_state("load")
         assert errors == []
@@ -71,4 +55,4 @@ def test_a_live_report_loads_reloads_and_the_final_one_stays(tmp_path, monkeypat
         assert page.evaluate("document.querySelectorAll('meta[http-equiv=refresh]').length") == 0
         assert "completed" in page.inner_text("main")
         assert errors == []
-        browser.close()
+        chromium.close()
