@@ -2,10 +2,14 @@
 
 import textwrap
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from trainlab.diagnostics import flatten_params
+from user_specs import MLP_SPEC
 
 
 @pytest.fixture(autouse=True)
@@ -92,20 +96,22 @@ def write_spec(tmp_path):
     return write
 
 
-MLP_SPEC = """
-import torch
-from torch import nn
+@pytest.fixture
+def trajectory(tmp_path):
+    """Save ``dropout_mlp(i)``'s state dict as ``names[i]`` in a fresh folder; return the
+    folder and the saved flat parameters, one float64 row (P,) per checkpoint."""
 
-def model():
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
+    def write(names: list[str]):
+        folder = tmp_path / "traj"
+        folder.mkdir()
+        rows = []
+        for step, name in enumerate(names):
+            net = dropout_mlp(step)
+            torch.save(net.state_dict(), folder / name)
+            rows.append(flatten_params(net).double().numpy())
+        return folder, np.stack(rows)
 
-def data():
-    g = torch.Generator().manual_seed(1)
-    x = torch.randn(90, 4, generator=g)
-    y = (x[:, 0] > 0).long() + (x[:, 1] > 0).long()
-    return {"train": (x[:60], y[:60]), "test": (x[60:], y[60:])}
-"""
+    return write
 
 
 @pytest.fixture

@@ -151,17 +151,12 @@ def test_interpolation_endpoints_are_the_two_checkpoints(zoo, tmp_path):
                 float((net(x[24:]).argmax(1) == y[24:]).double().mean()))
 
 
-def test_trajectory_pca_matches_numpy_svd(zoo, tmp_path):
-    folder = tmp_path / "traj"
-    folder.mkdir()
-    flats = []
-    for step in range(5):
-        net = zoo["dropout_mlp"](step)
-        torch.save(net.state_dict(), folder / f"step{step * 5}.pt")  # step10 after step5
-        flats.append(flatten_params(net).double().numpy())
+def test_trajectory_pca_matches_numpy_svd(zoo, trajectory, tmp_path):
+    # step10 after step5: the checkpoints are ordered by their number, not by name
+    folder, flats = trajectory([f"step{step * 5}.pt" for step in range(5)])
     run = trainlab.diagnose(zoo["dropout_mlp"](4), zoo["vectors"](), trajectory=str(folder),
                             preset="smoke", out=tmp_path / "t", only=["trajectory"], **SMOKE)
-    diffs = np.stack(flats) - flats[-1]
+    diffs = flats - flats[-1]
     s = np.linalg.svd(diffs - diffs.mean(0), compute_uv=False)
     expected = (s[:2] ** 2 / (s**2).sum()).tolist()
     got = run.summary["trajectory_explained_variance_ratio"]

@@ -4,9 +4,8 @@ interval than plain Hutchinson for the same probes where the spectrum has domina
 directions (dense torch.func.hessian as the oracle)."""
 
 import torch
-from torch import nn
 
-from trainlab.diagnostics import flatten_params, make_loss_fn
+from hessian_problems import mlp_problem
 from trainlab.diagnostics.groups import param_groups
 from trainlab.diagnostics.trace import deflated_trace, hutchinson_trace, lanczos_subspace
 
@@ -19,14 +18,7 @@ def _low_rank_quadratic(p=30, r=4, seed=0):
 
 
 def _mlp(seed=0):
-    torch.manual_seed(seed)
-    model = nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 2)).double()
-    g = torch.Generator().manual_seed(seed + 1)
-    x = torch.randn(50, 3, generator=g, dtype=torch.float64)
-    y = torch.randn(50, 2, generator=g, dtype=torch.float64)
-    f = make_loss_fn(model, "mse", x, y)
-    theta = flatten_params(model)
-    return model, f, theta, torch.func.hessian(f)(theta)
+    return mlp_problem(8, 50, seed)
 
 
 def test_exact_when_the_subspace_holds_the_whole_range():

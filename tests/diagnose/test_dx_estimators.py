@@ -6,9 +6,9 @@ import math
 import pytest
 import torch
 from scipy import stats
-from torch import nn
 
-from trainlab.diagnostics import flatten_params, make_loss_fn
+from hessian_problems import mlp_problem
+from trainlab.diagnostics import make_loss_fn
 from trainlab.diagnostics.eigen import hessian_top
 from trainlab.diagnostics.groups import param_groups, restrict
 from trainlab.diagnostics.intervals import t_interval
@@ -16,14 +16,7 @@ from trainlab.diagnostics.trace import hutchinson_trace
 
 
 def _mlp_problem(seed=0):
-    torch.manual_seed(seed)
-    model = nn.Sequential(nn.Linear(3, 6), nn.Tanh(), nn.Linear(6, 2)).double()
-    g = torch.Generator().manual_seed(seed + 1)
-    x = torch.randn(40, 3, generator=g, dtype=torch.float64)
-    y = torch.randn(40, 2, generator=g, dtype=torch.float64)
-    f = make_loss_fn(model, "mse", x, y)
-    theta = flatten_params(model)
-    return model, f, theta, torch.func.hessian(f)(theta)
+    return mlp_problem(6, 40, seed)
 
 
 def _quadratic(eigs, seed=0):

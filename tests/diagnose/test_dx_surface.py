@@ -80,18 +80,11 @@ def test_a_model_vmap_cannot_trace_is_evaluated_point_by_point(zoo, tmp_path):
     _check_grid(Untraceable(), s, s["alphas"], x, y)
 
 
-def test_trajectory_plane_holds_the_svd_share_and_ends_at_the_model(zoo, tmp_path):
-    folder = tmp_path / "traj"
-    folder.mkdir()
-    flats = []
-    for step in range(5):
-        net = zoo["dropout_mlp"](step)
-        torch.save(net.state_dict(), folder / f"step{step}.pt")
-        flats.append(flatten_params(net).double().numpy())
+def test_trajectory_plane_holds_the_svd_share_and_ends_at_the_model(zoo, trajectory, tmp_path):
+    folder, rows = trajectory([f"step{step}.pt" for step in range(5)])
     run = trainlab.diagnose(zoo["dropout_mlp"](4), zoo["vectors"](), trajectory=str(folder),
                             preset="smoke", out=tmp_path / "t", only=["surface"], **SMOKE)
     s = run.summary["surface"]
-    rows = np.stack(flats)
     sv = np.linalg.svd(rows - rows.mean(0), compute_uv=False)
     assert s["explained_variance"] == pytest.approx(float((sv[:2] ** 2).sum() / (sv ** 2).sum()),
                                                     rel=1e-6)

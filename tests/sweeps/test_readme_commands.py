@@ -35,6 +35,7 @@ import pytest
 import torch
 
 from optional_deps import require
+from user_specs import MLP_SPEC
 
 require("optuna")
 
@@ -42,22 +43,6 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 SHELL = {"", "sh", "bash", "console", "shell"}
 FENCE = re.compile(r"^```([^\n]*)\n(.*?)^```", re.S | re.M)
-SPEC = """\
-import torch
-from torch import nn
-
-
-def model():
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
-
-
-def data():
-    g = torch.Generator().manual_seed(1)
-    x = torch.randn(90, 4, generator=g)
-    y = (x[:, 0] > 0).long() + (x[:, 1] > 0).long()
-    return {"train": (x[:60], y[:60]), "test": (x[60:], y[60:])}
-"""
 
 
 def _blocks():
@@ -136,7 +121,7 @@ def prepare(argv: list[str], work: Path) -> None:
         if f"data.path={name}" in argv and not (work / name).exists():
             make()
     if argv[0] == "diagnose" and not (work / argv[1]).exists():
-        (work / argv[1]).write_text(SPEC)
+        (work / argv[1]).write_text(MLP_SPEC)
         for i, name in enumerate(("model.pt", "other.pt")):
             torch.manual_seed(i + 1)
             net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(),
