@@ -16,8 +16,7 @@ from torch import Tensor
 
 from trainlab.errors import BadInput
 
-from .hessian import hvp_operator
-from .lanczos import lanczos
+from .hessian import hvp_operator, top_k_lanczos
 from .params import LossFn
 
 MatVec = Callable[[Tensor], Tensor]
@@ -52,13 +51,8 @@ def hessian_top(
     steps for separated eigenvalues; the returned residuals are still the bounds).
     """
     p = params.numel()
-    if not 1 <= k <= p:
-        raise BadInput(f"k must be between 1 and P={p}, got {k}")
     op = operator if operator is not None else hvp_operator(loss_fn, params)
-    tri = lanczos(
-        op, p, max(iters, k), seed=seed, dtype=dtype, device=params.device, top_k=k, tol=tol,
-        rule=rule,
-    )
+    tri = top_k_lanczos(op, params, k, iters, tol, seed, dtype, rule=rule)
     if tri.beta.numel() == 0:
         ritz, vecs = tri.alpha, tri.alpha.new_ones(1, 1)
     else:

@@ -20,7 +20,7 @@ from torch import Tensor
 
 from trainlab.errors import BadInput
 
-from .lanczos import lanczos
+from .lanczos import Tridiagonal, lanczos
 from .params import LossFn
 
 MAX_DENSE_PARAMS = 5000
@@ -166,15 +166,27 @@ def lanczos_top_k(
     Lanczos sees one copy of a repeated eigenvalue until the Krylov space is exhausted
     (with ``iters >= P`` every copy is found, after restarts on breakdown).
     """
+    tri = top_k_lanczos(hvp_operator(loss_fn, params), params, k, iters, tol, seed, dtype)
+    ritz, _ = tri.eigh()
+    return ritz.flip(0)[:k]
+
+
+def top_k_lanczos(op: Callable[[Tensor], Tensor], params: Tensor, k: int, iters: int,
+                  tol: float, seed: int, dtype: torch.dtype,
+                  rule: str = "residual") -> Tridiagonal:
+    """The Lanczos run behind `lanczos_top_k` and `eigen.hessian_top` on ``op`` (v (P,) -> Hv).
+
+    ``k`` is checked against ``P = params.numel()``; at least ``k`` steps are allowed, and the
+    run stops once the top-``k`` residuals are below ``tol * max|ritz|`` (``rule="gap"``:
+    on `lanczos`'s gap-based error estimate instead).
+    """
     p = params.numel()
     if not 1 <= k <= p:
         raise BadInput(f"k must be between 1 and P={p}, got {k}")
-    op = hvp_operator(loss_fn, params)
-    tri = lanczos(
-        op, p, max(iters, k), seed=seed, dtype=dtype, device=params.device, top_k=k, tol=tol
+    return lanczos(
+        op, p, max(iters, k), seed=seed, dtype=dtype, device=params.device, top_k=k, tol=tol,
+        rule=rule,
     )
-    ritz, _ = tri.eigh()
-    return ritz.flip(0)[:k]
 
 
 class SpectralDensity(NamedTuple):
