@@ -235,15 +235,21 @@ class _Source:
         raise BadInput(f"{self.name}: {where}column {_show(column)}: {why}")
 
 
+def _finite(src: _Source, values: np.ndarray, column: str) -> np.ndarray:
+    """A column pandas already read as numbers (N,), as float64; a NaN or inf cell is
+    reported at its line."""
+    values = values.astype(np.float64)
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        src.fail_at(int(bad[0]), column, "not a finite number: {cell}")
+    return values
+
+
 def _numeric(src: _Source, frame, column: str, hint: str) -> np.ndarray:
     """A column as float64; every bad cell is reported at its line."""
     values = frame[column].to_numpy()
     if values.dtype.kind in "iuf":
-        values = values.astype(np.float64)
-        bad = np.flatnonzero(~np.isfinite(values))
-        if bad.size:
-            src.fail_at(int(bad[0]), column, "not a finite number: {cell}")
-        return values
+        return _finite(src, values, column)
     cells = [str(v) for v in values]
     if not any(c.strip() for c in cells):
         raise BadInput(f"{src.name}: column {_show(column)} is empty (no value in any row): "
@@ -265,10 +271,7 @@ def _classes(src: _Source, frame, column: str, n_classes: int | None):
     """Class ids (N,) float64 and the label of each class, sorted (numbers numerically)."""
     values = frame[column].to_numpy()
     if values.dtype.kind in "iuf":
-        nums = values.astype(np.float64)
-        bad = np.flatnonzero(~np.isfinite(nums))
-        if bad.size:
-            src.fail_at(int(bad[0]), column, "not a finite number: {cell}")
+        nums = _finite(src, values, column)
         uniq, codes = np.unique(nums, return_inverse=True)
         labels = [str(int(u)) if float(u).is_integer() else repr(float(u)) for u in uniq]
     else:
