@@ -27,6 +27,7 @@ from trainlab.claims import Claim, Replicates
 from trainlab.config import BaseConfig, option
 from trainlab.data import read_data_table, write_crop_yield_csv
 from trainlab.errors import BadInput
+from trainlab.experiments._common import TableData
 from trainlab.models import Ensemble
 from trainlab.optim import OptimSpec
 from trainlab.registry import Sweep, experiment
@@ -59,13 +60,9 @@ Example (crops.csv, `--set data.path=crops.csv --set data.target=yield`):
 
 
 @dataclass
-class DataConfig:
+class DataConfig(TableData):
     path: str = option("", "table file with a header row, comma-, tab- or semicolon-separated "
                            "(empty: the built-in crop-yield table)")
-    target: str = option("", "target column (empty: the last column)")
-    features: list[str] = option([], "feature columns by name (empty: every other column)")
-    delimiter: str = option("", "column delimiter: ',', ';', 'tab' (empty: detected from the "
-                                "header)")
     rows: int = option(50, "rows of the built-in table", positive=True)
 
 
