@@ -17,7 +17,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 SCRIPTS = ["ensemble", "minimal_ratio", "hessian", "sensitivity", "cnn", "compile", "diagnose",
-           "tables", "surface", "live"]
+           "tables", "surface", "live", "replicates"]
 # The scripts with a GPU path (made with `_common.parser(..., cuda=True)`); with
 # --device cuda the others are skipped, as they would measure the CPU under that name.
 CUDA_SCRIPTS = {"ensemble", "cnn", "compile"}

@@ -25,6 +25,7 @@ SCRIPTS = {
     "tables": ["--repeats", "1"],
     "surface": [],
     "live": ["--only", "polyfit"],
+    "replicates": ["--replicates", "2"],
 }
 
 

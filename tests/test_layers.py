@@ -12,7 +12,7 @@ LAYERS = {  # module (first component under trainlab) -> layer, 1 = top
     "experiments": 2,
     "train": 3, "train_state": 3, "sweeps": 3, "report": 3, "runner": 3,
     "diagnosis": 3, "run_context": 3, "runs": 3, "replicates": 3, "live": 3, "watch": 1,
-    "replicate_report": 3,
+    "replicate_report": 3, "compare": 3,
     "run_folder": 4, "run_lock": 4,
     "data": 5, "models": 5, "ensemble_layers": 5, "optim": 5, "ensemble_optim": 5, "losses": 5,
     "engine": 5, "callbacks": 5, "history": 5, "diagnostics": 5,

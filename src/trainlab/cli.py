@@ -73,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
                      "own device, cpu when that is not available)")
     res.add_argument("--json", action="store_true", help="print summary.json to stdout")
     res.add_argument("--keep-checkpoints", action="store_true", help=_KEEP_HELP)
+    cmp = sub.add_parser("compare", help="runs of one experiment side by side, with tests")
+    cmp.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    cmp.add_argument("--out", default="compare", help="folder of compare.html/.md "
+                     "(default: ./compare)")
     rep = sub.add_parser("report", help="(re)build RUNS_DIR/index.html")
     rep.add_argument("runs_dir", nargs="?", default="runs",
                      help="folder holding the run folders (default: runs)")
@@ -203,6 +207,15 @@ def main(argv: list[str] | None = None) -> int:
 
             return _finish(resume(args.run_dir, device=args.device, quiet=args.json,
                                   keep_checkpoints=args.keep_checkpoints), args.json)
+        if args.command == "compare":
+            from trainlab.compare import compare
+
+            folder, table = compare(args.run_dirs, args.out)
+            for i, d in enumerate(args.run_dirs, 1):
+                print(f"run {i}: {d}")
+            print(table)
+            print(folder / "compare.html")
+            return 0
         if args.command == "report":
             return _cmd_report(args.runs_dir)
         return args.func(args)

@@ -199,6 +199,22 @@ def _run_all(ids: list[str], args: argparse.Namespace) -> list[tuple[str, int, f
     return results
 
 
+def _verdict_line(results: list[tuple[str, int, float, str]]) -> str:
+    """`claims: reproduced 30, not_reproduced 0, inconclusive 2` over the completed runs."""
+    from trainlab.claims import counts
+    from trainlab.run_folder import read_json
+
+    claims = []
+    for _, code, _, where in results:
+        path = Path(where.removesuffix(" (kept)")) / "summary.json"
+        if code == 0 and path.exists():
+            claims += read_json(path).get("claims") or []
+    n = counts(claims)
+    return ("trainlab suite: claims: " + ", ".join(f"{k} {v}" for k, v in n.items())
+            + "".join(f"; not reproduced: {c['id']}" for c in claims
+                      if c.get("verdict") == "not_reproduced"))
+
+
 def main(args: argparse.Namespace) -> int:
     """Run the suite; 0 when every experiment completed, 130 when interrupted, else 3."""
     from trainlab.config import check_seed
@@ -229,5 +245,6 @@ def main(args: argparse.Namespace) -> int:
     print(f"trainlab suite: {len(results) - len(failed)}/{len(results)} completed in "
           f"{time.perf_counter() - t0:.1f} s" + (f"; failed: {', '.join(failed)}" if failed
                                                  else ""), file=sys.stderr)
+    print(_verdict_line(results), file=sys.stderr)
     print(index.resolve())
     return 3 if failed else 0

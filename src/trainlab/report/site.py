@@ -116,6 +116,7 @@ def _run_card(runs_dir: Path, exp_id: str, runs: list[dict], exp) -> str:
             f"<p>{badge(latest['status'].get('state', 'unknown'))} "
             f"<span class='muted'>{esc(latest['dir'].name)}</span></p>"
             f"<p class='muted setting'>{esc(_setting(latest['config']))}</p>"
+            f"{_claim_badges(latest['summary'])}"
             f"{key_values(labelled[:5])}{more}</div>")
 
 
@@ -128,6 +129,16 @@ def _best_line(best: dict) -> str:
     notes = [n for n in notes if n]
     return (f"best {objective} {fmt(best.get('value'))}"
             + (f" ({', '.join(notes)})" if notes else ""))
+
+
+def _claim_badges(summary: dict | None) -> str:
+    """One badge per claim of a run's summary: its verdict, the claim id on hover."""
+    claims = (summary or {}).get("claims") or []
+    if not claims:
+        return ""
+    items = "".join(f"<span title='{esc(c.get('id', ''))}: {esc(c.get('statement', ''))}'>"
+                    f"{badge(c.get('verdict', 'inconclusive'))}</span> " for c in claims)
+    return f"<p class='claims'>claims: {items}</p>"
 
 
 def _sweep_card(runs_dir: Path, sweep: dict) -> str:

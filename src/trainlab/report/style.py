@@ -20,6 +20,8 @@ nav.crumbs { font-size:.9rem; color:var(--muted); }
   border:1px solid currentColor; }
 .completed { color:var(--ok); } .failed { color:var(--bad); }
 .running, .interrupted { color:var(--warn); }
+.reproduced { color:var(--ok); } .not_reproduced { color:var(--bad); }
+.inconclusive { color:var(--warn); }
 table { border-collapse:collapse; margin:.5rem 0 1rem; font-size:.9rem; display:block;
   overflow-x:auto; max-width:100%; }
 th, td { border:1px solid var(--line); padding:.25rem .55rem; text-align:left;
