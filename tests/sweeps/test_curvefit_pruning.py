@@ -14,6 +14,7 @@ import json
 
 import pytest
 import torch
+from study_capture import capture_study
 
 import trainlab
 from optional_deps import require
@@ -63,23 +64,6 @@ def test_no_fold_ends_between_evaluations():
     assert [r["fold"] for r in rows] == [0, 1]
 
 
-def _capture_study(monkeypatch, pruner=None) -> list:
-    from trainlab.sweeps import engine
-
-    seen: list = []
-    real = engine.open_study
-
-    def keep(s, storage):
-        study = real(s, storage)
-        seen.append(study)
-        return study
-
-    monkeypatch.setattr(engine, "open_study", keep)
-    if pruner is not None:
-        monkeypatch.setattr(engine, "make_pruner", lambda name: pruner)
-    return seen
-
-
 class PruneAtOnce(optuna.pruners.BasePruner):
     """Prunes at the first value a trial reports."""
 
@@ -88,7 +72,7 @@ class PruneAtOnce(optuna.pruners.BasePruner):
 
 
 def test_a_trial_is_pruned_after_its_first_fold(tmp_path, monkeypatch):
-    studies = _capture_study(monkeypatch, PruneAtOnce())
+    studies = capture_study(monkeypatch, PruneAtOnce())
     out = trainlab.sweep("curvefit", sampler="random", trials=1, preset="smoke", seed=0,
                          pruner="median", out=tmp_path / "s", echo=False, report=False)
     (trial,) = studies[0].get_trials()
@@ -111,7 +95,7 @@ def test_unpruned_trial_reports_every_fold_and_keeps_its_value(tmp_path, monkeyp
         def prune(self, study, trial) -> bool:
             return False
 
-    studies = _capture_study(monkeypatch, Never())
+    studies = capture_study(monkeypatch, Never())
     out = trainlab.sweep("curvefit", sampler="random", trials=1, preset="smoke", seed=0,
                          pruner="median", out=tmp_path / "s", echo=False, report=False)
     (trial,) = studies[0].get_trials()

@@ -13,6 +13,7 @@ import math
 import numpy as np
 import pytest
 import sweep_fake
+from study_capture import capture_study
 
 import trainlab
 from optional_deps import require
@@ -44,26 +45,10 @@ def _check_trial(trial, out, objective: str, n: int) -> list[float]:
     return values
 
 
-def _capture_study(monkeypatch) -> list:
-    """The optuna study the sweep opens (the in-memory storage dies with the sweep)."""
-    from trainlab.sweeps import engine
-
-    seen: list = []
-    real = engine.open_study
-
-    def keep(s, storage):
-        study = real(s, storage)
-        seen.append(study)
-        return study
-
-    monkeypatch.setattr(engine, "open_study", keep)
-    return seen
-
-
 def test_replicates_one_after_another(fake_exp, tmp_path, monkeypatch):
     """The test experiment runs its replicates in separate folders; value = objective +
     seed_term·seed, so three seeds 5, 6, 7 give known, different values."""
-    studies = _capture_study(monkeypatch)
+    studies = capture_study(monkeypatch)
     out = trainlab.sweep(fake_exp, sampler="random", trials=2, preset="smoke", seed=5,
                          seeds=3, sets={"seed_term": 0.25}, out=tmp_path / "s",
                          echo=False, report=False)
@@ -79,7 +64,7 @@ def test_replicates_one_after_another(fake_exp, tmp_path, monkeypatch):
 
 def test_replicates_as_one_ensemble(tmp_path, monkeypatch):
     """polyfit trains its replicates as members of one ensemble (REPLICATES ensemble)."""
-    studies = _capture_study(monkeypatch)
+    studies = capture_study(monkeypatch)
     out = trainlab.sweep("polyfit", sampler="random", trials=1, preset="smoke", seed=0,
                          seeds=2, out=tmp_path / "p", echo=False, report=False)
     (trial,) = studies[0].get_trials(states=(optuna.trial.TrialState.COMPLETE,))
