@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from trainlab import __version__
-from trainlab.config import PRESETS, describe_fields, parse_sets
+from trainlab.config import PRESETS, add_run_arguments, describe_fields, parse_sets
 from trainlab.errors import BadInput
 from trainlab.registry import all_experiments, get, known_ids
 from trainlab.report.format import fmt
@@ -39,16 +39,13 @@ _KEEP_HELP = ("keep every checkpoint of a completed run (default: drop the .prev
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--preset", default="full", help="smoke | quick | full (default: full)")
-    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config field (dotted keys, JSON values); repeatable")
-    p.add_argument("--config", dest="config_file", metavar="FILE.toml", help="config file")
-    p.add_argument("--seed", type=int, help="random seed (default: the experiment's own, "
-                   "the `seed` field of trainlab show EXP)")
-    p.add_argument("--seeds", metavar="N", help="replicates: N runs with seeds seed, seed+1, … "
-                   "(default: the preset's)")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
-    p.add_argument("--runs-dir", default="runs", help="parent of run folders (default: ./runs)")
+    add_run_arguments(
+        p, preset="smoke | quick | full (default: full)",
+        sets="override a config field (dotted keys, JSON values); repeatable",
+        config="config file",
+        seed="random seed (default: the experiment's own, the `seed` field of trainlab show EXP)",
+        seeds="replicates: N runs with seeds seed, seed+1, … (default: the preset's)",
+        runs_dir="parent of run folders (default: ./runs)")
     p.add_argument("--json", action="store_true", help="print summary.json to stdout")
 
 

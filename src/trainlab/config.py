@@ -9,6 +9,7 @@ exists; a bad one raises `BadInput` naming the key and what was expected.
 
 from __future__ import annotations
 
+import argparse
 import copy
 import dataclasses
 import json
@@ -227,6 +228,24 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     if scalar is None:
         raise BadInput(f"config key '{key}': unsupported type {tp}")
     return scalar(value, key)
+
+
+def add_run_arguments(p: argparse.ArgumentParser, *, preset: str, sets: str, config: str,
+                      seed: str, seeds: str, runs_dir: str) -> None:
+    """Add the options that configure a run: --preset, --set, --config, --seed, --seeds,
+    --device, --runs-dir (in that order), each with the given help text.
+
+    `trainlab run` and `trainlab sweep` both take them and a sweep hands them on to every
+    trial, so their names, destinations and defaults are declared here once.
+    """
+    p.add_argument("--preset", default="full", help=preset)
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help=sets)
+    p.add_argument("--config", dest="config_file", metavar="FILE.toml", help=config)
+    p.add_argument("--seed", type=int, help=seed)
+    p.add_argument("--seeds", metavar="N", help=seeds)
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
+    p.add_argument("--runs-dir", default="runs", help=runs_dir)
 
 
 def check_seed(seed: Any, source: str = "--seed", count: int = 1) -> None:

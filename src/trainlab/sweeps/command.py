@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from trainlab.config import parse_sets
+from trainlab.config import add_run_arguments, parse_sets
 from trainlab.errors import BadInput
 
 SAMPLERS = ("grid", "random", "tpe", "ga")
@@ -56,18 +56,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="stop unpromising trials early (default none)")
     p.add_argument("--prune-on", metavar="SPLIT/METRIC", help="metric the pruner watches "
                    "each epoch (default: from the objective, e.g. test_loss -> test/loss)")
-    p.add_argument("--preset", default="full", help="preset of every trial: smoke | quick | "
-                   "full (default: full)")
-    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
-                   help="fixed config value for every trial; repeatable")
-    p.add_argument("--config", dest="config_file", metavar="FILE.toml", help="config file "
-                   "of every trial")
-    p.add_argument("--seed", type=int, help="seed of the sampler and of every trial's run "
-                   "(default: the experiment's)")
-    p.add_argument("--seeds", metavar="N", help="replicates per trial (seeds seed, seed+1, "
-                   "…; default: the preset's); the trial's value is their mean")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
-    p.add_argument("--runs-dir", default="runs", help="parent of sweeps/ (default: ./runs)")
+    add_run_arguments(
+        p, preset="preset of every trial: smoke | quick | full (default: full)",
+        sets="fixed config value for every trial; repeatable",
+        config="config file of every trial",
+        seed="seed of the sampler and of every trial's run (default: the experiment's)",
+        seeds="replicates per trial (seeds seed, seed+1, …; default: the preset's); the "
+              "trial's value is their mean",
+        runs_dir="parent of sweeps/ (default: ./runs)")
     p.add_argument("--out", help="exact sweep folder")
     p.add_argument("--heartbeat-interval", type=int, default=5, help="seconds between "
                    "heartbeats of a running trial (shared storage; default 5)")
