@@ -40,3 +40,15 @@ def test_repr_html_shows_the_diagnose_headline(tmp_path):
     assert "hessian_top" in html and "hessian_trace.value" in html and "params" in html
     assert "train_loss" not in html  # a top-level scalar that is not a headline number
     assert f"{s['hessian_trace']['value']:.4g}" in html
+
+
+def test_unknown_lanczos_rule_is_bad_input(tmp_path):
+    import pytest
+
+    from trainlab.errors import BadInput
+
+    model = nn.Linear(3, 2)
+    with pytest.raises(BadInput, match="lanczos_rule"):
+        trainlab.diagnose(model, (torch.randn(8, 3), torch.randint(0, 2, (8,))),
+                          lanczos_rule="power", out=tmp_path / "x", progress=False)
+    assert not (tmp_path / "x").exists()

@@ -23,8 +23,10 @@ class DiagnoseConfig(BaseConfig):
     top_k: int = option(5, "Hessian eigenvalues reported (the largest)", positive=True)
     lanczos_iters: int = option(100, "most Lanczos steps (Hessian-vector products)",
                                 positive=True)
-    lanczos_tol: float = option(1e-5, "stop once the top-k residuals are below tol·max|λ|",
+    lanczos_tol: float = option(1e-5, "tolerance of the Lanczos stopping rule (lanczos_rule)",
                                 minimum=0)
+    lanczos_rule: str = option("gap", "stopping rule: 'gap' (min(r, r^2/gap) <= tol·|λ_i|, "
+                               "fewer steps) or 'residual' (r <= tol·max|λ|)")
     basis_mib: int = option(1024, "memory cap of the Lanczos basis (float64, P numbers per "
                             "step): fewer steps on very large models", positive=True)
     trace_probes: int = option(40, "Rademacher probes of the trace (after its subspace; 40 "
@@ -66,6 +68,9 @@ class DiagnoseConfig(BaseConfig):
     def validate(self) -> None:
         if self.alphas < 2:
             raise BadInput("config key 'alphas': at least 2 interpolation points")
+        if self.lanczos_rule not in ("gap", "residual"):
+            raise BadInput(f"config key 'lanczos_rule': 'gap' or 'residual', got "
+                           f"{self.lanczos_rule!r}")
         if self.sharpness_restarts < 2:
             raise BadInput("config key 'sharpness_restarts': at least 2 (for an interval)")
 

@@ -34,7 +34,7 @@ def top_eigenvalues(probe, cfg, ctx) -> dict:
     k = min(cfg.top_k, probe.params)
     steps = lanczos_steps(cfg, probe.params, cfg.lanczos_iters)
     top = hessian_top(probe.loss_fn, probe.theta, k=k, iters=max(steps, k),
-                      tol=cfg.lanczos_tol, seed=cfg.seed,
+                      tol=cfg.lanczos_tol, seed=cfg.seed, rule=cfg.lanczos_rule,
                       operator=probe.operator(probe.hvp_chunk(cfg)))
     values, res = top.values.tolist(), top.residuals.tolist()
     ctx.table([{"i": i + 1, "eigenvalue": v, "residual_bound": r}
