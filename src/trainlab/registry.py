@@ -143,6 +143,7 @@ class Experiment:
     references: tuple[str, ...] = ()
     summary_keys: tuple[str, ...] = ()
     sweep: Sweep | None = None
+    headline_help: dict[str, str] = field(default_factory=dict)
 
     def missing_keys(self, summary: Any) -> list[str]:
         """The guaranteed `summary_keys` that this summary lacks (see `missing_summary_keys`)."""
@@ -157,12 +158,15 @@ def experiment(exp_id: str, *, config: type, purpose: str, chapter: str,
                presets: dict[str, dict] | None = None, question: str = "",
                what_to_look_at: str = "", headline: tuple[str, ...] = (),
                references: tuple[str, ...] = (), summary_keys: tuple[str, ...] = (),
-               sweep: Sweep | None = None) -> Callable:
+               sweep: Sweep | None = None,
+               headline_help: dict[str, str] | None = None) -> Callable:
     """Register `run(cfg, ctx) -> summary` as experiment `exp_id`.
 
     `summary_keys` are the keys every completed summary has (the runner checks them; see
     the module docstring for the notation); `references` are markdown lines for the docs;
-    `sweep` the defaults of `trainlab sweep` (the experiment's `SWEEP` block).
+    `sweep` the defaults of `trainlab sweep` (the experiment's `SWEEP` block);
+    `headline_help` one-line explanations of headline keys (the index's tooltips; keys
+    without one get a generic text from their words).
     """
     if chapter not in CHAPTERS:
         raise ValueError(f"unknown chapter {chapter!r} for {exp_id}")
@@ -176,7 +180,7 @@ def experiment(exp_id: str, *, config: type, purpose: str, chapter: str,
             presets=presets or {}, run=run, question=question,
             what_to_look_at=what_to_look_at, headline=tuple(headline),
             references=tuple(references), summary_keys=tuple(summary_keys),
-            sweep=sweep)
+            sweep=sweep, headline_help=dict(headline_help or {}))
         return run
 
     return decorate

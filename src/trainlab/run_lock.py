@@ -60,6 +60,10 @@ class RunLock:
         except (OSError, IndexError):
             return True
 
+    def held(self) -> bool:
+        """True while a live process holds the lock (False: no lock, or its owner is gone)."""
+        return self.path.exists() and self._alive(self._owner(self.path))
+
     def check(self) -> None:
         """BadInput when a live process holds the lock (reads only; `acquire` takes it)."""
         owner = self._owner(self.path)

@@ -407,8 +407,11 @@ def resume(run_dir: str | Path, device: str | None = None,
         dev = resolve_device(device or ("cuda" if saved.get("device", "cpu").startswith("cuda")
                                         and torch.cuda.is_available() else "cpu"))
         seeds = [int(s) for s in saved.get("seeds") or [cfg.seed]]
-        return _run_in(exp, cfg, path, dev, resume=True, created=False, progress=progress,
-                       status=dict(status), quiet=quiet, seeds=seeds,
-                       keep_checkpoints=keep_checkpoints)
+        outcome = _run_in(exp, cfg, path, dev, resume=True, created=False,
+                          progress=progress, status=dict(status), quiet=quiet, seeds=seeds,
+                          keep_checkpoints=keep_checkpoints)
     finally:
         lock.release()
+    if (path.parent.parent / "index.html").is_file():  # the index said "stopped": now not
+        _update_index(path.parent.parent)
+    return outcome

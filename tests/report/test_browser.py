@@ -4,6 +4,8 @@ errors. Screenshots of the index at 1280 px and 390 px go to test-artifacts/."""
 from pathlib import Path
 
 from browser_helpers import ARTIFACTS, browser, open_page
+from trainlab.report.html import key_values
+from trainlab.report.html import page as html_page
 from trainlab.report.site import write_index
 from trainlab.runner import execute
 
@@ -44,3 +46,25 @@ def test_index_and_reports_render_in_chromium(tmp_path):
             for raw in [u for u in links if u.startswith("file:")]:
                 assert Path(raw.removeprefix("file://")).exists() or "summary.json" in raw, raw
         chromium.close()
+
+
+def test_a_list_of_numbers_wraps_between_items_only(tmp_path):
+    """A narrow card with a long list (weight-pca's ratios): several lines, no number cut."""
+    sync_playwright = browser()
+    values = [0.123456789 / (i + 1) for i in range(8)]
+    path = tmp_path / "wrap.html"
+    path.write_text(html_page("wrap", "<div class='card' style='width:220px'>"
+                              + key_values([("explained_variance_ratio", values)]) + "</div>"),
+                    encoding="utf-8")
+    with sync_playwright() as p:
+        chromium, tab, errors = open_page(p, width=390, height=844)
+        tab.goto(path.as_uri())
+        rects = tab.evaluate("Array.from(document.querySelectorAll('dd .item'))"
+                             ".map(s => s.getClientRects().length)")
+        lines = tab.evaluate("(() => { const d = document.querySelector('dd');"
+                             " return Math.round(d.getBoundingClientRect().height"
+                             " / parseFloat(getComputedStyle(d).lineHeight)); })()")
+        chromium.close()
+    assert errors == []
+    assert rects == [1] * 8  # every number on one line
+    assert lines >= 2  # and the list did wrap

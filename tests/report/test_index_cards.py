@@ -15,6 +15,8 @@ def _run(runs: Path, exp: str, stamp: str, preset: str, data: dict | None, summa
                                                "config": config}))
     (d / "status.json").write_text(json.dumps({"state": "completed"}))
     (d / "summary.json").write_text(json.dumps(summary))
+    (d / "report.html").write_text("<p>report</p>")
+    return d
 
 
 def _card(html: str, exp: str) -> str:
@@ -35,11 +37,14 @@ def test_cards_name_preset_data_and_units(tmp_path):
     html = index_html(tmp_path)
     card = _card(html, "mnist")
     assert ("preset smoke · seed 1 · data fashion-mnist IDX files in scratch/idx" in card)
-    assert "<dt>test_accuracy (fraction)</dt><dd>0.1</dd>" in card
-    assert "<dt>test_error (%)</dt><dd>90</dd>" in card
-    assert "<dt>epochs</dt>" in card  # no unit where none is known
-    # the older run, listed under the card, says its setting too
-    assert "preset quick · seed 1 · data mnist (built-in), at most 2000 training" in card
+    assert ("<dt title='test_accuracy: fraction of examples classified correctly (0-1); on "
+            "the held-out test set'>test_accuracy (fraction)</dt><dd>0.1</dd>") in card
+    assert ">test_error (%)</dt><dd>90</dd>" in card
+    assert ">epochs</dt>" in card  # no unit where none is known
+    # the older run, listed under the card, says its setting and numbers too
+    assert ("preset quick · seed 1 · data mnist (built-in), at most 2000 training examples · "
+            "test_accuracy (fraction) 0.946, test_error (%) 5.4, train_error (%) 1, epochs 1, "
+            "params 10</span>") in card
     assert "preset full · seed 1 · data my.csv" in _card(html, "linreg")
     assert "preset smoke · seed 1</p>" in _card(html, "polyfit")  # no data section
 

@@ -126,7 +126,14 @@ def load_mnist(cfg: Config, device):
                           "trajectory_explained_variance_ratio",
                           "runs",
                           "snapshots_per_run"),
-            headline=("explained_variance_ratio", "trajectory_explained_variance_ratio"))
+            headline=("explained_variance_ratio", "trajectory_explained_variance_ratio"),
+            headline_help={
+                "explained_variance_ratio": "share of the variance of all recorded weights "
+                                            "of all runs on each top principal component "
+                                            "(joint PCA, whole model)",
+                "trajectory_explained_variance_ratio": "share of the variance of one run's "
+                                                       "path θ_t − θ_final on each top "
+                                                       "component (mean over runs)"})
 def run(cfg: Config, ctx) -> dict:
     x, y, xt, yt = load_mnist(cfg, ctx.device)
     seeds = [cfg.seed + 1000 * r for r in range(cfg.runs)]

@@ -44,6 +44,35 @@ def unit(key: str) -> str:
     return ""
 
 
+# Words of summary keys, for the generic tooltip of a headline key (`explain`); an
+# experiment may declare better texts (`headline_help` in its decorator).
+_MEASURES = {"accuracy": "fraction of examples classified correctly (0-1)",
+             "accuracies": "fractions of examples classified correctly (0-1)",
+             "error": "percent of examples misclassified, 100 x (1 - accuracy)",
+             "loss": "value of the loss", "seconds": "wall-clock time in seconds",
+             "epochs": "number of passes over the training data",
+             "params": "number of trainable parameters",
+             "ratio": "ratio", "variance": "variance"}
+_QUALIFIERS = {"best": "best over the settings compared", "final": "at the end of training",
+               "test": "on the held-out test set", "train": "on the training set",
+               "max": "largest", "mean": "mean"}
+
+
+def explain(key: str) -> str:
+    """A generic one-line explanation of summary key `key` from its words and units,
+    e.g. `best_test_accuracy` -> "fraction of examples classified correctly (0-1); best
+    over the settings compared; on the held-out test set"."""
+    words = key.replace(".", "_").split("_")
+    measure = next((_MEASURES[w] for w in reversed(words) if w in _MEASURES), "")
+    if not measure:  # n_saddle -> "number of saddle"; best_lr -> "lr; best over ..."
+        rest = [w for w in words if w not in _QUALIFIERS]
+        measure = ("number of " + " ".join(rest[1:]) if rest[:1] == ["n"] and rest[1:]
+                   else " ".join(rest or words))
+    notes = [_QUALIFIERS[w] for w in words if w in _QUALIFIERS]
+    text = "; ".join([measure, *notes])
+    return f"{key}: {text}"
+
+
 def headline_numbers(summary: dict | None, keys: tuple[str, ...] = ()) -> dict[str, Any]:
     """Scalar numbers of a summary: the named keys (dotted) or every top-level scalar."""
     if not summary:

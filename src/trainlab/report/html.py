@@ -66,9 +66,23 @@ def badge(state: str) -> str:
     return f"<span class='badge {esc(state)}'>{esc(state)}</span>"
 
 
-def key_values(items: Iterable[tuple[Any, Any]]) -> str:
-    """`<dl class='kv'>`: one `key  value` line per pair, values through `fmt`."""
-    rows = "".join(f"<dt>{esc(k)}</dt><dd>{esc(fmt(v))}</dd>" for k, v in items)
+def _value(value: Any) -> str:
+    """A formatted value; a list's items each unbreakable, so a long list wraps between
+    items and never inside a number."""
+    text = fmt(value)
+    if not isinstance(value, (list, tuple)):
+        return esc(text)
+    items = text[1:-1].split(", ")
+    return "[" + ", ".join(f"<span class='item'>{esc(i)}</span>" for i in items) + "]"
+
+
+def key_values(items: Iterable[tuple[Any, Any]], tips: dict[str, str] | None = None) -> str:
+    """`<dl class='kv'>`: one `key  value` line per pair, values through `fmt`; a key in
+    `tips` gets that text as its tooltip (`title`)."""
+    tips = tips or {}
+    rows = "".join(
+        (f"<dt title='{esc(tips[k])}'>" if k in tips else "<dt>")
+        + f"{esc(k)}</dt><dd>{_value(v)}</dd>" for k, v in items)
     return f"<dl class='kv'>{rows}</dl>"
 
 

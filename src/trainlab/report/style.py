@@ -19,7 +19,7 @@ nav.crumbs { font-size:.9rem; color:var(--muted); }
 .badge { display:inline-block; padding:.05rem .5rem; border-radius:.6rem; font-size:.8rem;
   border:1px solid currentColor; }
 .completed { color:var(--ok); } .failed { color:var(--bad); }
-.running, .interrupted { color:var(--warn); }
+.running, .interrupted, .stopped { color:var(--warn); }
 .reproduced { color:var(--ok); } .not_reproduced { color:var(--bad); }
 .inconclusive { color:var(--warn); }
 table { border-collapse:collapse; margin:.5rem 0 1rem; font-size:.9rem; display:block;
@@ -44,7 +44,9 @@ figcaption { color:var(--muted); font-size:.9rem; margin-top:.3rem; }
 .card h3 { margin:.2rem 0; } .muted { color:var(--muted); font-size:.85rem; }
 dl.kv { display:grid; grid-template-columns:max-content 1fr; gap:.1rem .8rem;
   font-size:.9rem; margin:.4rem 0; } dl.kv dt { color:var(--muted); }
-dl.kv dd { margin:0; font-variant-numeric:tabular-nums; overflow-wrap:anywhere; }
+dl.kv dd { margin:0; font-variant-numeric:tabular-nums; }
+dl.kv dt[title] { cursor:help; text-decoration:underline dotted; }
+.item { white-space:nowrap; }
 details summary { cursor:pointer; color:var(--accent); }
 @media (max-width:600px) { main { padding:.75rem; } h1 { font-size:1.3rem; } }
 """
