@@ -201,3 +201,54 @@ def test_live_true_in_a_jupyter_kernel_updates_the_cell(tmp_path, monkeypatch):
     assert len(html) == 1  # one display, updated in place
     assert "<svg class='chart'" in html[0] and "The learned polynomials so far" in html[0]
     assert any("state completed" in o.get("text", "") for o in outputs)
+
+
+def _ensemble_rows(epoch: int, members: int) -> list[dict]:
+    """One evaluation of an ensemble whose members are 3 learning rates x replicates."""
+    return [{"fit": "f", "epoch": epoch, "split": "train", "model": f"lr={k % 3}/seed{k // 3}",
+             "loss": 1.0 / (epoch + 1) + k} for k in range(members)]
+
+
+def _count_work(monkeypatch, members: int, epochs: int, step_s: float):
+    """Feed a many-member run to a LiveReport on a fake clock (step_s per epoch); count the
+    page rewrites, the values pushed into the running moments and those the charts read."""
+    import trainlab.live as live_mod
+
+    pushed, read = [0], [0]
+    push, summarise = live_mod._Moments.push, live_mod._summarise
+
+    def counted_push(self, y):
+        pushed[0] += 1
+        push(self, y)
+
+    def counted_summarise(moments):
+        read[0] += len(moments)
+        return summarise(moments)
+
+    monkeypatch.setattr(live_mod._Moments, "push", counted_push)
+    monkeypatch.setattr(live_mod, "_summarise", counted_summarise)
+    monkeypatch.setattr(live_mod, "save_report", lambda *a, **k: None)
+    clock = _Clock()
+    live = LiveReport("unused", _page(), interval=2.0, clock=clock)
+    live.begin_fit(None, "f", epochs, None)
+    for epoch in range(epochs + 1):
+        clock.t = epoch * step_s
+        live(_ensemble_rows(epoch, members))
+    return live.writes, pushed[0], read[0]
+
+
+def test_rewrites_and_live_work_stay_bounded_for_many_members(monkeypatch):
+    epochs, step_s = 300, 0.05  # 15 s of fake training
+    writes30, pushed30, read30 = _count_work(monkeypatch, 30, epochs, step_s)
+    writes120, pushed120, read120 = _count_work(monkeypatch, 120, epochs, step_s)
+    # the 2 s throttle holds on wall (clock) time: elapsed / 2 s, + the first write and
+    # the fit's last epoch
+    for writes in (writes30, writes120):
+        assert writes <= epochs * step_s / 2.0 + 2
+    # every value is pushed once (linear in members) ...
+    assert pushed30 == 30 * (epochs + 1) and pushed120 == 120 * (epochs + 1)
+    # ... and a rewrite reads one running moment per drawn epoch and line, whatever the
+    # number of replicates behind it (3 lines, at most charts.MAX_POINTS epochs each)
+    from trainlab.report.charts import MAX_POINTS
+
+    assert read30 == read120 <= writes30 * 3 * (MAX_POINTS + 1)

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import re
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,11 +88,31 @@ class LiveStatus(Block):
         return [f"<meta http-equiv='refresh' content='{int(self.refresh)}'>"]
 
 
+class _Moments:
+    """Running count, mean and sum of squared deviations of one epoch's replicate values
+    (Welford's update): the band costs O(1) per logged value, never a re-read."""
+
+    __slots__ = ("n", "mean", "m2")
+
+    def __init__(self) -> None:
+        self.n, self.mean, self.m2 = 0, 0.0, 0.0
+
+    def push(self, y: float) -> None:
+        """Add one replicate's value."""
+        self.n += 1
+        d = y - self.mean
+        self.mean += d / self.n
+        self.m2 += d * (y - self.mean)
+
+
 class LiveCurves:
-    """Accumulates metric rows into curves: `(fit, metric) -> line -> replicate -> points`."""
+    """Accumulates metric rows into curves: `(fit, metric) -> line -> replicate -> points`,
+    and for replicates `(fit, metric) -> line -> x -> _Moments`, updated as rows arrive, so
+    that drawing the charts costs the same whatever the number of replicates."""
 
     def __init__(self) -> None:
         self.series: dict[tuple[str, str], dict[str, dict[Any, tuple[list, list]]]] = {}
+        self.moments: dict[tuple[str, str], dict[str, dict[Any, _Moments]]] = {}
 
     def add(self, rows: list[dict]) -> None:
         """Append metric rows (`{"fit", "epoch"|"step", "split", "model", metric: value}`)."""
@@ -107,20 +126,29 @@ class LiveCurves:
             line = f"{r.get('split', '')}/{found.group(1) if found else model}"
             for metric in ("loss", "accuracy"):
                 value = r.get(metric)
-                if value is None:
-                    continue
-                lines = self.series.setdefault((str(r.get("fit", "")), metric), {})
-                reps = lines.setdefault(line, {})
-                if rep in reps or len(lines) <= MAX_LINES:
-                    xs, ys = reps.setdefault(rep, ([], []))
-                    xs.append(x)
-                    ys.append(float(value))
+                if value is not None:
+                    self._point((str(r.get("fit", "")), metric), line, rep, x, float(value))
+
+    def _point(self, key: tuple[str, str], line: str, rep: Any, x, y: float) -> None:
+        lines = self.series.setdefault(key, {})
+        reps = lines.setdefault(line, {})
+        if rep not in reps and len(lines) > MAX_LINES:
+            return
+        xs, ys = reps.setdefault(rep, ([], []))
+        xs.append(x)
+        ys.append(y)
+        at = self.moments.setdefault(key, {}).setdefault(line, {})
+        if x not in at:
+            at[x] = _Moments()
+        at[x].push(y)
 
     def charts(self) -> list[LineChart]:
         """One chart per fit and metric; log y for losses that stay positive."""
         out = []
-        for (fit, metric), lines in self.series.items():
-            curves = [_curve(label, reps) for label, reps in list(lines.items())[:MAX_LINES]]
+        for key, lines in self.series.items():
+            fit, metric = key
+            curves = [_curve(label, reps, self.moments[key][label])
+                      for label, reps in list(lines.items())[:MAX_LINES]]
             curves = [c for c in curves if c.x]
             positive = all(y > 0 for c in curves for y in c.y)
             out.append(LineChart(curves, ylabel=metric, logy=metric == "loss" and positive,
@@ -130,31 +158,32 @@ class LiveCurves:
         return out
 
 
-def _curve(label: str, reps: dict[Any, tuple[list, list]]) -> Curve:
+def _curve(label: str, reps: dict[Any, tuple[list, list]], at: dict[Any, _Moments]) -> Curve:
     """One line; several replicates become, at each epoch, the mean and 95 % Student-t
     band (`stats.mean_band`'s) of those that have reached it (a replicate still running
-    counts where it has values)."""
+    counts where it has values), from the running moments `at` (x -> _Moments)."""
     if len(reps) == 1:
         xs, ys = next(iter(reps.values()))
         return Curve(label, xs, ys)
+    xs, _ = thin(*([sorted(at)] * 2))
+    n, mean, sd = _summarise([at[x] for x in xs])
     from scipy import stats as sps
 
-    xs, _ = thin(*([sorted({x for xs, _ in reps.values() for x in xs})] * 2))
-    row = {x: i for i, x in enumerate(xs)}
-    values = np.full((len(xs), len(reps)), np.nan)  # (T, R), NaN where not reached
-    for r, (rx, ry) in enumerate(reps.values()):
-        for x, y in zip(rx, ry, strict=True):
-            if x in row:
-                values[row[x], r] = y
-    n = (~np.isnan(values)).sum(1)
-    mean = np.nanmean(values, axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # epochs one replicate has reached
-        sd = np.nanstd(values, axis=1, ddof=1)
-        half = np.where(n > 1, sps.t.ppf(0.5 + LEVEL / 2, np.maximum(n - 1, 1)) * sd
-                        / np.sqrt(n), 0.0)
+    half = np.zeros_like(mean)
+    many = n > 1
+    half[many] = sps.t.ppf(0.5 + LEVEL / 2, n[many] - 1) * sd[many] / np.sqrt(n[many])
     return Curve(f"{label} ({len(reps)} replicates)", xs, mean.tolist(),
                  (mean - half).tolist(), (mean + half).tolist())
+
+
+def _summarise(moments: list[_Moments]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(n, mean, sample sd) arrays of shape (T,) from T epochs' running moments; sd is 0
+    where only one replicate has a value."""
+    n = np.array([m.n for m in moments], dtype=float)
+    mean = np.array([m.mean for m in moments])
+    m2 = np.array([m.m2 for m in moments])
+    sd = np.sqrt(np.divide(m2, n - 1, out=np.zeros_like(m2), where=n > 1))
+    return n, mean, sd
 
 
 class SeedTagged:
