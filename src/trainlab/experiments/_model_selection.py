@@ -9,14 +9,24 @@ and output weights), so
 the member computes exactly the narrower network. `BestEpoch` is early stopping per
 member: it keeps each member's parameters at its lowest validation loss, and ends the
 training once no member has improved for ``patience`` epochs.
+
+Also the data side of a selection: `equal_folds` (folds of one length, for per-member
+tensors), `standardised` (the z-scored splits, `CVData`) and `score_candidates` (each
+candidate's cross-validated statistics and the choice).
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+import numpy as np
 import torch
+
+from trainlab.data import kfold_indices
+from trainlab.errors import BadInput
+from trainlab.train import Split
 
 
 def candidate_grid(widths: Sequence[int], lrs: Sequence[float],
@@ -162,3 +172,64 @@ class FoldReport:
                  if over or epoch - int(last[f]) >= self.best.patience]
         self.finish(ready, epoch)
         return False
+
+
+def equal_folds(n: int, k: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Train (k, n − ⌈n/k⌉) and validation (k, ⌊n/k⌋) indices of k shuffled folds."""
+    folds = kfold_indices(n, k, seed)
+    n_val, n_train = n // k, n - -(-n // k)
+    return (torch.stack([tr[:n_train] for tr, _ in folds]),
+            torch.stack([va[:n_val] for _, va in folds]))
+
+
+@dataclass
+class CVData:
+    """The standardised tensors of a run and the scales that undo the standardisation."""
+
+    train: Split
+    val: Split
+    test: Split
+    gap: Split | None
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    x_mean: float
+    x_std: float
+    y_mean: float
+    y_std: float
+
+
+def standardised(train_t, test_t, gap, tr_idx, va_idx, copies: int, dev) -> CVData:
+    """z-scores with the training file's mean and std; fold rows repeated per candidate."""
+    xm, xs = float(train_t.x[:, 0].mean()), float(train_t.x[:, 0].std())
+    ym, ys = float(train_t.y.mean()), float(train_t.y.std()) or 1.0
+
+    def z(values: np.ndarray, mean: float, std: float) -> torch.Tensor:
+        return torch.tensor((values - mean) / std, dtype=torch.float32).reshape(-1, 1)
+
+    x_all, y_all = z(train_t.x[:, 0], xm, xs), z(train_t.y, ym, ys)
+    x_test, y_test = z(test_t.x[:, 0], xm, xs).to(dev), z(test_t.y, ym, ys).to(dev)
+    tr, va = tr_idx.repeat(copies, 1), va_idx.repeat(copies, 1)
+    in_gap = (test_t.x[:, 0] >= gap[0]) & (test_t.x[:, 0] <= gap[1])
+    gap_split = None
+    if in_gap.any():
+        sel = torch.as_tensor(in_gap, device=dev)
+        gap_split = Split(x_test[sel], y_test[sel])
+    return CVData(Split(x_all[tr].to(dev), y_all[tr].to(dev), per_member=True),
+                 Split(x_all[va].to(dev), y_all[va].to(dev), per_member=True),
+                 Split(x_test, y_test), gap_split, x_test, y_test, xm, xs, ym, ys)
+
+
+def score_candidates(cands: list[dict], k: int, val: np.ndarray, epochs: np.ndarray,
+           diverged: np.ndarray) -> int:
+    """Fill each candidate's CV statistics (original units); return the chosen index."""
+    for c, cand in enumerate(cands):
+        v, bad = val[c * k:(c + 1) * k], diverged[c * k:(c + 1) * k]
+        cand.update({"cv_val_loss_mean": float(v.mean()) if not bad.any() else float("inf"),
+                     "cv_val_loss_std": float(v.std()) if not bad.any() else float("nan"),
+                     "best_epoch_mean": float(epochs[c * k:(c + 1) * k].mean()),
+                     "diverged_folds": int(bad.sum())})
+    scores = [c["cv_val_loss_mean"] for c in cands]
+    if not np.isfinite(min(scores)):
+        raise BadInput("every candidate diverged on some fold: give smaller learning rates "
+                       "(config key 'lrs')")
+    return int(np.argmin(scores))

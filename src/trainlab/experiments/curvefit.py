@@ -38,16 +38,19 @@ from trainlab.config import BaseConfig, option
 from trainlab.data import (
     check_same_columns,
     gap_regression_pair,
-    kfold_indices,
     read_data_table,
     write_table,
 )
 from trainlab.errors import BadInput
 from trainlab.experiments._model_selection import (
     BestEpoch,
+    CVData,
     FoldReport,
     WidthMask,
     candidate_grid,
+    equal_folds,
+    score_candidates,
+    standardised,
 )
 from trainlab.losses import Penalty
 from trainlab.models import ACTIVATIONS, mlp
@@ -55,7 +58,7 @@ from trainlab.optim import OptimSpec
 from trainlab.registry import Sweep, experiment
 from trainlab.report.charts import LineChart, function_chart
 from trainlab.report.plots import curves, new_figure, scatter_sample
-from trainlab.train import Split, evaluate, fit
+from trainlab.train import evaluate, fit
 
 QUESTION = ("Which network does cross-validation pick for a curve with gaps in its "
             "training range, how well does its score predict the test error, and what "
@@ -200,68 +203,7 @@ def load_pair(cfg: Config, run_dir: Path | None = None):
     return train, test, gap
 
 
-def equal_folds(n: int, k: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Train (k, n − ⌈n/k⌉) and validation (k, ⌊n/k⌋) indices of k shuffled folds."""
-    folds = kfold_indices(n, k, seed)
-    n_val, n_train = n // k, n - -(-n // k)
-    return (torch.stack([tr[:n_train] for tr, _ in folds]),
-            torch.stack([va[:n_val] for _, va in folds]))
-
-
-@dataclass
-class _Data:
-    """The standardised tensors of a run and the scales that undo the standardisation."""
-
-    train: Split
-    val: Split
-    test: Split
-    gap: Split | None
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-    x_mean: float
-    x_std: float
-    y_mean: float
-    y_std: float
-
-
-def _standardised(train_t, test_t, gap, tr_idx, va_idx, copies: int, dev) -> _Data:
-    """z-scores with the training file's mean and std; fold rows repeated per candidate."""
-    xm, xs = float(train_t.x[:, 0].mean()), float(train_t.x[:, 0].std())
-    ym, ys = float(train_t.y.mean()), float(train_t.y.std()) or 1.0
-
-    def z(values: np.ndarray, mean: float, std: float) -> torch.Tensor:
-        return torch.tensor((values - mean) / std, dtype=torch.float32).reshape(-1, 1)
-
-    x_all, y_all = z(train_t.x[:, 0], xm, xs), z(train_t.y, ym, ys)
-    x_test, y_test = z(test_t.x[:, 0], xm, xs).to(dev), z(test_t.y, ym, ys).to(dev)
-    tr, va = tr_idx.repeat(copies, 1), va_idx.repeat(copies, 1)
-    in_gap = (test_t.x[:, 0] >= gap[0]) & (test_t.x[:, 0] <= gap[1])
-    gap_split = None
-    if in_gap.any():
-        sel = torch.as_tensor(in_gap, device=dev)
-        gap_split = Split(x_test[sel], y_test[sel])
-    return _Data(Split(x_all[tr].to(dev), y_all[tr].to(dev), per_member=True),
-                 Split(x_all[va].to(dev), y_all[va].to(dev), per_member=True),
-                 Split(x_test, y_test), gap_split, x_test, y_test, xm, xs, ym, ys)
-
-
-def _score(cands: list[dict], k: int, val: np.ndarray, epochs: np.ndarray,
-           diverged: np.ndarray) -> int:
-    """Fill each candidate's CV statistics (original units); return the chosen index."""
-    for c, cand in enumerate(cands):
-        v, bad = val[c * k:(c + 1) * k], diverged[c * k:(c + 1) * k]
-        cand.update({"cv_val_loss_mean": float(v.mean()) if not bad.any() else float("inf"),
-                     "cv_val_loss_std": float(v.std()) if not bad.any() else float("nan"),
-                     "best_epoch_mean": float(epochs[c * k:(c + 1) * k].mean()),
-                     "diverged_folds": int(bad.sum())})
-    scores = [c["cv_val_loss_mean"] for c in cands]
-    if not np.isfinite(min(scores)):
-        raise BadInput("every candidate diverged on some fold: give smaller learning rates "
-                       "(config key 'lrs')")
-    return int(np.argmin(scores))
-
-
-def _live_view(ctx, cfg, cands: list[dict], d: _Data, train_t, test_t):
+def _live_view(ctx, cfg, cands: list[dict], d: CVData, train_t, test_t):
     """The live report of the selection (whose fit logs no rows): the best candidate so
     far (lowest mean validation MSE over its folds), its train and validation MSE, and
     its fold models' mean curve over the inputs, under the training points."""
@@ -305,7 +247,7 @@ def run(cfg: Config, ctx) -> dict:
     cands = candidate_grid(cfg.widths, cfg.lrs, cfg.l2s)
     C = len(cands)
     tr_idx, va_idx = equal_folds(len(train_t), k, cfg.seed)
-    d = _standardised(train_t, test_t, gap, tr_idx, va_idx, C, dev)
+    d = standardised(train_t, test_t, gap, tr_idx, va_idx, C, dev)
     members = [(c, f) for c in range(C) for f in range(k)]
     # Fold f of every candidate starts from the same weights and batches: paired comparisons.
     model = mlp([max(cfg.widths)], 1, 1, seeds=[cfg.seed + f for _, f in members],
@@ -340,7 +282,8 @@ def run(cfg: Config, ctx) -> dict:
         final = {split: evaluate(model, data, "mse")["loss"].cpu().double().numpy() * scale
                  for split, data in evals.items()}
     diverged = np.asarray(result.diverged)
-    choice = _score(cands, k, final["val"], best.best_epoch.numpy().astype(float), diverged)
+    choice = score_candidates(cands, k, final["val"], best.best_epoch.numpy().astype(float),
+                              diverged)
     chosen = list(range(choice * k, (choice + 1) * k))
     with torch.no_grad():
         mean_pred = model(d.x_test)[chosen].mean(0)
@@ -418,7 +361,7 @@ def _report(cfg, ctx, summary: dict, cands: list[dict], choice: int, n_test: int
     ctx.echo(f"chosen             width {pick['width']}, lr {pick['lr']:g}, l2 {pick['l2']:g}")
 
 
-def _plot(ctx, h, chosen, scale, train_t, test_t, gap, model, d: _Data, per_fold) -> None:
+def _plot(ctx, h, chosen, scale, train_t, test_t, gap, model, d: CVData, per_fold) -> None:
     epochs = np.asarray(h.epochs)
     fig, axes = new_figure(width=6.4, height=3.8)
     ys, band = {}, {}
