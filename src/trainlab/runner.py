@@ -8,10 +8,7 @@ folder and continues from its checkpoints.
 
 from __future__ import annotations
 
-import os
-import platform
 import shutil
-import subprocess
 import sys
 import time
 import traceback
@@ -19,10 +16,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from trainlab import __version__, engine
+from trainlab import engine
 from trainlab.config import check_seed, from_dict, resolve, to_dict
 from trainlab.errors import BadInput, RunFailed, StopRun
 from trainlab.live import LiveReport
@@ -33,6 +29,11 @@ from trainlab.report.plots import fallback_metrics_figure
 from trainlab.report.render import run_report, save_report
 from trainlab.report.site import write_index
 from trainlab.run_context import RunContext
+from trainlab.run_env import (  # resolve_device is imported from here too
+    environment,
+    resolve_device,
+    seed_everything,
+)
 from trainlab.run_folder import (
     RunLock,
     atomic_write_json,
@@ -58,41 +59,6 @@ class Outcome:
     exit_code: int
     reason: str | None
     summary: dict | None
-
-
-def resolve_device(name: str) -> torch.device:
-    """`auto` -> cuda when available else cpu; `cuda` without a GPU is bad input."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise BadInput("--device cuda: no CUDA device is available (use auto or cpu)")
-    if name not in ("cpu", "cuda"):
-        raise BadInput(f"--device {name}: expected auto, cpu or cuda")
-    return torch.device(name)
-
-
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=5, cwd=Path(__file__).parent)
-        return out.stdout.strip() or None if out.returncode == 0 else None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def environment(device: torch.device) -> dict:
-    """Versions, device, threads, git commit and command line, for env.json."""
-    return {"python": platform.python_version(), "torch": torch.__version__,
-            "numpy": np.__version__, "trainlab": __version__, "platform": platform.platform(),
-            "device": str(device),
-            "cuda_device": torch.cuda.get_device_name(0) if device.type == "cuda" else None,
-            "threads": torch.get_num_threads(), "git_commit": _git_commit(),
-            "command": sys.argv, "pid": os.getpid()}
-
-
-def _seed_everything(seed: int) -> None:
-    torch.manual_seed(seed)
-    np.random.seed(seed % 2**32)
 
 
 def _check_summary(exp: Experiment, summary, path: Path) -> tuple[str, str | None, int]:
@@ -209,7 +175,7 @@ def _context(exp: Experiment, cfg, path: Path, device: torch.device, resume: boo
     status.update(state="running", reason=None, finished=None)
     try:
         atomic_write_json(path / "status.json", status)
-        _seed_everything(cfg.seed)
+        seed_everything(cfg.seed)
         engine.apply_thread_request()  # `suite --workers K`: TRAINLAB_THREADS=1 each
         # CPU kernels are deterministic for a fixed thread count (the resume test checks
         # bit-identical results); `torch.use_deterministic_algorithms` would cost ~3 s of
