@@ -71,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("--json", action="store_true", help="print summary.json to stdout")
     res.add_argument("--keep-checkpoints", action="store_true", help=_KEEP_HELP)
     cmp = sub.add_parser("compare", help="runs of one experiment side by side, with tests")
-    cmp.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    cmp.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
+                     help="two or more run folders of the same experiment")
     cmp.add_argument("--out", default="compare", help="folder of compare.html/.md "
                      "(default: ./compare)")
     rep = sub.add_parser("report", help="(re)build RUNS_DIR/index.html")
