@@ -10,6 +10,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -39,6 +40,8 @@ def _run_folder(runs: Path, name: str, state: str, sub: str = "polyfit") -> Path
     (run / "status.json").write_text(json.dumps({"state": state, "reason": None}))
     (run / "config.json").write_text(json.dumps({"experiment": "polyfit", "config": {}}))
     (run / "report.html").write_text(f"<html>{name} first</html>")
+    if state == "running":  # alive: its lock names a live process (this one)
+        (run / "run.lock").write_text(f"{os.getpid()} {socket.gethostname()}\n")
     return run
 
 
