@@ -1,6 +1,7 @@
 """What the live report costs a run: the time spent keeping report.html live, per run.
 
-Each experiment runs once (the quick preset; smoke with --quick) with the runner's
+Each case (an experiment, or EXP:N for N replicates) runs once (the quick preset; smoke with
+--quick), after a warm-up run that pays the imports, with the runner's
 `LiveReport` replaced by a subclass that adds up the wall time of every call it gets
 (recording rows, rewriting the page, drawing the live panels). trainlab_s is the run's
 wall time, baseline_s that time minus the live report's: the run as it would be without
@@ -25,7 +26,7 @@ from _common import emit, parser  # noqa: E402
 import trainlab.runner as runner  # noqa: E402
 from trainlab.live import LiveReport  # noqa: E402
 
-EXPERIMENTS = ["polyfit", "height-weight", "deep-vs-shallow"]
+EXPERIMENTS = ["polyfit", "polyfit:10", "height-weight", "deep-vs-shallow"]  # EXP:REPLICATES
 
 
 class TimedLive(LiveReport):
@@ -46,16 +47,19 @@ class TimedLive(LiveReport):
         TimedLive.writes = max(TimedLive.writes, self.writes)
 
 
-def measure(exp: str, preset: str, folder: Path) -> dict:
-    """One run of `exp`: its wall time, the live report's share, the rewrites."""
+def measure(case: str, preset: str, folder: Path) -> dict:
+    """One run of `case` (`EXP` or `EXP:REPLICATES`, the replicates' live bands): its wall
+    time, the live report's share, the rewrites."""
+    exp, _, seeds = case.partition(":")
     TimedLive.spent, TimedLive.writes = 0.0, 0
     start = time.perf_counter()
-    outcome = runner.execute(exp, preset=preset, out=folder / exp, progress=False, quiet=True,
+    outcome = runner.execute(exp, preset=preset, seeds=int(seeds or 1),
+                             out=folder / case.replace(":", "-"), progress=False, quiet=True,
                              device="cpu")
     total = time.perf_counter() - start
     if outcome.state != "completed":
         raise SystemExit(f"{exp}: {outcome.state}: {outcome.reason}")
-    return {"size": {"experiment": exp, "preset": preset},
+    return {"size": {"experiment": exp, "replicates": int(seeds or 1), "preset": preset},
             "baseline_s": round(total - TimedLive.spent, 4), "trainlab_s": round(total, 4),
             "live_s": round(TimedLive.spent, 4),
             "overhead": round(TimedLive.spent / total, 4), "writes": TimedLive.writes}
@@ -72,6 +76,10 @@ def main() -> int:
     preset = "smoke" if args.quick else "quick"
     runner.LiveReport = TimedLive  # the runner builds this class for every run
     with tempfile.TemporaryDirectory() as folder:
+        # imports and first-call costs (the page renderer's, scipy.stats for replicate
+        # bands) out of the first experiment's share: they are paid once per process
+        runner.execute("polyfit", preset="smoke", seeds=2, out=Path(folder) / "warm",
+                       progress=False, quiet=True, device="cpu")
         cases = [measure(exp, preset, Path(folder)) for exp in args.only.split(",")]
     emit("live report overhead", cases, {"preset": preset, "interval_s": 2.0}, args.json)
     return 0
