@@ -202,7 +202,8 @@ def main() -> None:
     result = {"name": "diagnose", "cases": cases,
               "memory": None if args.no_memory else memory(args),
               "settings": {"task": f"MSE, tanh MLP {IN}-h-h-1, float32, N={N}", "width": width,
-                           "clock": args.clock, "repeats": args.repeats, "quick": args.quick},
+                           "clock": args.clock, "repeats": args.repeats, "quick": args.quick,
+                           "device": args.device},
               "versions": {**versions(), **peer_versions()}}
     if args.json:
         print(json.dumps(result))

@@ -137,9 +137,12 @@ def fit(model: Ensemble, train: Split, *, loss: str, epochs: int, batch_size: in
                                   else ["model"]))
     state = TrainState(model, optim.build(list(model.parameters())), callbacks)
     ckpt = ctx.checkpoint(name) if ctx is not None else None
-    if ckpt is not None and ctx.resume and (saved := ckpt.load()) is not None:
-        state.load_state_dict(saved)
-        ctx.truncate_metrics(name, state.epoch)
+    if ckpt is not None and ctx.resume:
+        saved = ckpt.load()
+        if saved is not None:
+            state.load_state_dict(saved)
+        # rows logged after the last checkpoint (all of them, killed before the first one)
+        ctx.truncate_metrics(name, state.epoch if saved is not None else -1)
         if state.done:
             return state.result()
     if ctx is not None:  # the live report learns the fit's length and model

@@ -63,7 +63,8 @@ class TrainState:
     def load_state_dict(self, state: dict) -> None:
         """Continue from a `state_dict()`; sets torch's global RNG state too."""
         self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        if "optimizer" in state:  # a completed run's checkpoints keep no optimizer state
+            self.optimizer.load_state_dict(state["optimizer"])
         for g, s in zip(self.generators, state["generators"], strict=True):
             g.set_state(s)
         torch.set_rng_state(state["torch_rng"])
