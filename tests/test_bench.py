@@ -44,7 +44,9 @@ def test_quick_benchmark_prints_design_json(script):
     assert result["settings"]["device"] == "cpu"  # the device measured is recorded
     for case in result["cases"]:
         assert case["baseline_s"] > 0 and case["trainlab_s"] > 0
-        assert case["ratio"] == pytest.approx(case["baseline_s"] / case["trainlab_s"], rel=0.01)
+        # the ratio is printed to 2 places: allow that rounding besides 1 %
+        expected = case["baseline_s"] / case["trainlab_s"]
+        assert case["ratio"] == pytest.approx(expected, rel=0.01, abs=0.006)
     if script == "hessian":  # Lanczos found the dense top-5
         assert all(c["top5_max_rel_diff"] < 1e-3 for c in result["cases"])
     if script == "sensitivity":  # Gram trick + vmap equals the per-example loop

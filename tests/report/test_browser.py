@@ -13,6 +13,13 @@ from trainlab.runner import execute
 def _check_page(page, url, errors):
     page.goto(url)
     page.wait_for_load_state("load")
+    # lazy images are not part of the load event: bring each into view, wait for it
+    page.evaluate("Array.from(document.images).forEach(i => { i.loading = 'eager'; })")
+    try:
+        page.wait_for_function("Array.from(document.images).every(i => i.complete)",
+                               timeout=15_000)
+    except Exception:  # noqa: BLE001 - the assertion below names the images
+        pass
     broken = page.evaluate(
         "Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0)"
         ".map(i => i.alt || i.src.slice(0, 60))")
