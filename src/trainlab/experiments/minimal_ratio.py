@@ -139,8 +139,8 @@ CLAIMS = (
 
 
 def loss_phase(cfg: Config, x: torch.Tensor, y: torch.Tensor, ctx=None):
-    """Adam on the MSE for every run at once (seeds seed … seed+runs−1); the ensemble."""
-    seeds = [cfg.seed + r for r in range(cfg.runs)]
+    """Adam on the MSE for every run at once (seeds seed, seed+1000, …); the ensemble."""
+    seeds = [cfg.seed + 1000 * r for r in range(cfg.runs)]  # replicates s, s+1, … stay disjoint
     model = mlp(cfg.widths, 1, 1, seeds, cfg.activation).to(x.device)
     fit(model, Split(x, y), epochs=cfg.epochs, batch_size=cfg.batch_size, loss="mse",
         optim=OptimSpec("adam", cfg.lr), ctx=ctx, name="loss-phase",

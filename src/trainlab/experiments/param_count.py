@@ -141,7 +141,7 @@ METRICS = ("train_loss", "test_loss", "train_accuracy", "test_accuracy")
 def run(cfg: Config, ctx) -> dict:
     dev = ctx.device
     (xtr, ytr, xte, yte), classes = load_data(cfg, dev)
-    seeds = [cfg.seed + r for r in range(cfg.runs)]
+    seeds = [cfg.seed + 1000 * r for r in range(cfg.runs)]  # replicates s, s+1, … stay disjoint
     train, test = Split(xtr, ytr), Split(xte, yte)
     models = []
     for width in cfg.widths:
