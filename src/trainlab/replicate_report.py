@@ -5,12 +5,14 @@
 its 95 % interval and threshold) and, with more than one replicate, "N replicates"
 (mean, std and interval of every headline number; for replicates that ran one after
 another, the loss and accuracy curves of every fit as the replicate mean with a shaded
-95 % band, drawn from the run's merged `metrics.jsonl`, and links to each replicate's
-own report). Figures are saved beside the others, with their data as CSV.
+95 % band, drawn from the run's merged `metrics.jsonl`, links to each replicate's own
+report, and the first replicate's own figures). Figures are saved beside the others,
+with their data as CSV.
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 
 import numpy as np
@@ -137,6 +139,45 @@ def curves_figure(ctx: RunContext, seeds: list[int]) -> Figure | None:
                  "replicates, shaded: its 95 % Student-t band.")
 
 
+IMAGE_LINE = re.compile(r"^!\[(?P<caption>.*)\]\(figures/(?P<name>[^)/]+)\.png\)$")
+
+
+def first_replicate_figures(ctx: RunContext, seed: int) -> list[Figure]:
+    """The experiment's own figures, as replicate `seed` drew them, for the run's report.
+
+    Replicates that ran one after another drew their figures in their own folders; the
+    ones named in `replicates/seed-S/report.md` are copied to the run's `figures/` as
+    `seed-S-NAME.*` (PNG, SVG and CSV where present) so the top report shows them too.
+    """
+    sub = ctx.path / "replicates" / f"seed-{seed}"
+    try:
+        lines = (sub / "report.md").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    found = []
+    for line in lines:
+        match = IMAGE_LINE.match(line.strip())
+        if match is None:
+            continue
+        name = match["name"]
+        data = {}
+        for suffix in ("png", "svg", "csv"):
+            try:
+                data[suffix] = (sub / "figures" / f"{name}.{suffix}").read_bytes()
+            except OSError:
+                data[suffix] = None
+        if data["png"] is None:
+            continue
+        block = Figure(f"seed-{seed}-{name}", f"{match['caption']} (replicate seed {seed})",
+                       png=data["png"], svg=data["svg"], csv=data["csv"])
+        base = ctx.path / "figures" / block.name
+        for suffix, content in data.items():
+            if content is not None:
+                atomic_write_bytes(base.with_suffix(f".{suffix}"), content)
+        found.append(block)
+    return found
+
+
 def _replicates_section(summary: dict, ctx: RunContext, separate: bool) -> Section:
     seeds = [r["seed"] for r in summary["replicates"]]
     rows = [{"number": k, "mean": v["mean"], "std": v["std"], "n": v["n"],
@@ -153,6 +194,11 @@ def _replicates_section(summary: dict, ctx: RunContext, separate: bool) -> Secti
             inner.append(fig)
         links = ", ".join(f"`replicates/seed-{s}/report.html`" for s in seeds)
         inner.append(Text(f"Each replicate ran on its own, with its own report: {links}."))
+        figures = first_replicate_figures(ctx, seeds[0])
+        if figures:
+            inner.append(Text(f"The figures of the first replicate (seed {seeds[0]}); the "
+                              "others are in their own reports."))
+            inner.extend(figures)
     return Section(f"{len(seeds)} replicates", inner)
 
 

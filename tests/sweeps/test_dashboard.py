@@ -25,11 +25,14 @@ import pytest
 
 import trainlab
 from optional_deps import require
+from trainlab.errors import RunFailed
 
 require("optuna")
 require("optuna_dashboard")
 
-SPACE = {"x": {"type": "float", "low": -1.0, "high": 1.0},
+# the grid (x = -1 or 1) × (a or b): the same four trials on every storage, two of them
+# failing (x = 1 > fail_above), whatever seed a shared storage gives each process
+SPACE = {"x": {"type": "float", "low": -1.0, "high": 1.0, "n": 2},
          "opt": {"type": "categorical", "choices": ["a", "b"]}}
 
 
@@ -76,9 +79,12 @@ def _storages(kind: str, tmp_path: Path, request) -> tuple[str, str]:
 def test_dashboard_shows_trainlab_studies(kind, fake_exp, tmp_path, request):
     storage, dashboard_storage = _storages(kind, tmp_path, request)
     study = f"dash-{kind}"
-    out = trainlab.sweep(fake_exp, sampler="random", trials=4, space=SPACE, storage=storage,
-                         study=study, preset="smoke", seed=3, out=tmp_path / "sweep",
-                         sets={"fail_above": 0.5}, report=False, echo=False)
+    out = tmp_path / "sweep"
+    # two of the grid's four trials fail, so the sweep ends short of its target (exit 3)
+    with pytest.raises(RunFailed, match="2 of 4 trials finished"):
+        trainlab.sweep(fake_exp, sampler="grid", trials=4, space=SPACE, storage=storage,
+                       study=study, preset="smoke", seed=3, out=out,
+                       sets={"fail_above": 0.5}, report=False, echo=False)
     with (out / "trials.csv").open() as fh:
         rows = {int(r["number"]): r for r in csv.DictReader(fh)}
     assert any(r["state"] == "FAIL" for r in rows.values())  # the states differ
