@@ -74,3 +74,26 @@ def test_the_published_gender_table_runs_and_matches_the_logistic_baseline(tmp_p
     logit = comma.x[te] @ np.asarray(base["weights"]) + base["bias"]
     assert np.mean((logit > 0) == (comma.y[te] == 1)) == pytest.approx(base["test_accuracy"])
     assert "'Female' → 0, 'Male' → 1" in (out.path / "report.md").read_text()
+
+
+def test_replicates_in_one_ensemble_match_single_seed_runs(tmp_path):
+    """--seeds 2 trains 3 activations × 2 seeds as one ensemble; each replicate's summary
+    is the run of that seed alone (its own table, split, initialization, batches)."""
+    both = execute("height-weight", preset="smoke", runs_dir=tmp_path / "both", seed=3,
+                   seeds=2, progress=False, quiet=True)
+    assert both.state == "completed"
+    reps = both.summary["replicates"]
+    assert [r["seed"] for r in reps] == [3, 4]
+    assert (both.path / "data" / "height_weight-seed4.csv").exists()
+    for rep in reps:
+        alone = execute("height-weight", preset="smoke", runs_dir=tmp_path / f"s{rep['seed']}",
+                        seed=rep["seed"], seeds=1, progress=False, quiet=True).summary
+        got = rep["summary"]
+        assert got["n_train"] == alone["n_train"] and got["input_mean"] == alone["input_mean"]
+        assert got["logistic_baseline"] == alone["logistic_baseline"]
+        for a, b in zip(got["results"], alone["results"], strict=True):
+            assert a["activation"] == b["activation"]
+            for key in ("train_loss", "test_loss", "train_accuracy", "test_accuracy"):
+                assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-6), (rep["seed"], key)
+    # the two seeds drew different tables, so their numbers differ
+    assert reps[0]["summary"]["input_mean"] != reps[1]["summary"]["input_mean"]

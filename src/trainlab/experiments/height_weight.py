@@ -22,7 +22,7 @@ built-in table, 91-92 % on the Gender table).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -132,7 +132,9 @@ SWEEP = Sweep(
 
 # ----------------------------------------------------------------- claims
 
-REPLICATES = Replicates(smoke=1, quick=3, full=3)
+# Replicates join the ensemble (`run_seeds`): 3 activations × N seeds in one fit, each
+# seed's members on that seed's table (built-in data) or split (a user's file).
+REPLICATES = Replicates(smoke=1, quick=3, full=3, ensemble=True)
 
 CLAIMS = (
     Claim("height-weight-separates",
@@ -144,11 +146,11 @@ CLAIMS = (
 )
 
 
-def load_table(cfg: Config, run_dir: Path | None = None):
+def load_table(cfg: Config, run_dir: Path | None = None, name: str = "height_weight.csv"):
     """The user's CSV, or the built-in table written into the run folder and read back."""
     path = cfg.data.path
     if not path:
-        path = write_height_weight_csv((run_dir or Path(".")) / "data" / "height_weight.csv",
+        path = write_height_weight_csv((run_dir or Path(".")) / "data" / name,
                                        n=cfg.data.rows, seed=cfg.seed)
     table = read_data_table(path, cfg.data, classes=True, n_classes=2)
     if table.x.shape[1] != 2:
@@ -196,50 +198,116 @@ def build_model(activations: list[str], widths: list[int], seed: int,
             summary_keys=("results[].{activation, train_accuracy, test_accuracy}",),
             headline=("best_test_accuracy", "best_activation"))
 def run(cfg: Config, ctx) -> dict:
-    table = load_table(cfg, ctx.path)
-    classes = {label: k for k, label in enumerate(table.classes)}
-    atomic_write_json(ctx.path / "labels.json", {"column": table.target_name, "classes": classes})
-    dev = ctx.device
+    return run_seeds(cfg, ctx, [cfg.seed])[0]
+
+
+@dataclass
+class _Replicate:
+    """One seed's table, stratified split and standardised inputs."""
+
+    table: object
+    tr_idx: torch.Tensor
+    te_idx: torch.Tensor
+    x: torch.Tensor
+    y: torch.Tensor
+    mean: torch.Tensor
+    std: torch.Tensor
+    x_tr: torch.Tensor
+    x_te: torch.Tensor
+
+
+def _replicate(cfg: Config, run_dir: Path, first: bool) -> _Replicate:
+    """The data of the replicate with seed `cfg.seed` (its own built-in table, if any)."""
+    name = "height_weight.csv" if first else f"height_weight-seed{cfg.seed}.csv"
+    table = load_table(cfg, run_dir, name)
     tr_idx, te_idx = stratified_split(table.y, cfg.test_fraction, seed=cfg.seed)
     x = torch.tensor(table.x, dtype=torch.float32)
     y = torch.tensor(table.y, dtype=torch.float32).unsqueeze(1)
     mean, std, (x_tr, x_te) = standardize(x[tr_idx], x[te_idx])
-    train = Split(x_tr.to(dev), y[tr_idx].to(dev))
-    test = Split(x_te.to(dev), y[te_idx].to(dev))
+    return _Replicate(table, tr_idx, te_idx, x, y, mean, std, x_tr, x_te)
+
+
+def _splits(reps: list[_Replicate], n_acts: int, dev) -> tuple[Split, Split]:
+    """Train and test splits: shared with one replicate, else one slice per member."""
+    if len(reps) == 1:
+        r = reps[0]
+        return Split(r.x_tr.to(dev), r.y[r.tr_idx].to(dev)), \
+            Split(r.x_te.to(dev), r.y[r.te_idx].to(dev))
+    if len({len(r.tr_idx) for r in reps}) > 1 or len({len(r.te_idx) for r in reps}) > 1:
+        raise BadInput("the replicates' splits differ in size; run them one at a time "
+                       "(--seeds 1 with --seed S)")
+
+    def stack(parts):
+        return torch.stack([p for p in parts for _ in range(n_acts)]).to(dev)
+    train = Split(stack([r.x_tr for r in reps]), stack([r.y[r.tr_idx] for r in reps]),
+                  per_member=True)
+    test = Split(stack([r.x_te for r in reps]), stack([r.y[r.te_idx] for r in reps]),
+                 per_member=True)
+    return train, test
+
+
+def run_seeds(cfg: Config, ctx, seeds: list[int]) -> list[dict]:
+    """One summary per replicate seed; every replicate's activations train as members of
+    one ensemble (member k·A + e: seed k, activation e). The report shows the first."""
+    dev = ctx.device
+    reps = [_replicate(replace(cfg, seed=s), ctx.path, k == 0) for k, s in enumerate(seeds)]
+    first = reps[0]
+    table = first.table
+    classes = {label: k for k, label in enumerate(table.classes)}
+    atomic_write_json(ctx.path / "labels.json", {"column": table.target_name, "classes": classes})
     acts = list(cfg.activations)
-    model = build_model(acts, cfg.widths, cfg.seed, cfg.init_std).to(dev)
+    train, test = _splits(reps, len(acts), dev)
+    model = (build_model(acts, cfg.widths, cfg.seed, cfg.init_std) if len(seeds) == 1 else
+             mlp(cfg.widths, 2, 1, seeds=[s for s in seeds for _ in acts],
+                 activation=[tuple(acts * len(seeds))] * len(cfg.widths),
+                 init_std=cfg.init_std)).to(dev)
+    members = acts if len(seeds) == 1 else [f"{a}/seed{s}" for s in seeds for a in acts]
     ctx.live_panel("Decision boundaries so far",
-                   _live_panel(table, x[tr_idx], y[tr_idx, 0], mean, std, acts, dev))
+                   _live_panel(table, first.x[first.tr_idx], first.y[first.tr_idx, 0],
+                               first.mean, first.std, acts, dev))
     fitted = fit(model, train, epochs=cfg.epochs, batch_size=cfg.batch_size, loss="bce",
                  optim=OptimSpec("sgd", cfg.lr),
                  penalty=Penalty("l1", cfg.l1_lambda) if cfg.l1_lambda else None,
                  evals={"train": train, "test": test},
-                 eval_at_start=True, ctx=ctx, name="mlp", member_names=acts)
+                 eval_at_start=True, ctx=ctx, name="mlp", member_names=members)
     h = fitted.history
-    results = []
-    for e, act in enumerate(acts):
-        results.append({"activation": act,
-                        "train_accuracy": float(h.final("train", "accuracy")[e]),
-                        "test_accuracy": float(h.final("test", "accuracy")[e]),
-                        "train_loss": float(h.final("train", "loss")[e]),
-                        "test_loss": float(h.final("test", "loss")[e])})
-        ctx.echo(f"{act:<8} train acc {results[-1]['train_accuracy']:.3f}  "
-                 f"test acc {results[-1]['test_accuracy']:.3f}")
-    ctx.table(results, title="Final accuracy and BCE per hidden activation")
-    base = logistic_baseline(x_tr, y[tr_idx, 0], x_te, y[te_idx, 0], mean, std)
+    summaries = [_summary(cfg, h, k, rep, acts, classes) for k, rep in enumerate(reps)]
+    results, base = summaries[0]["results"], summaries[0]["logistic_baseline"]
+    many = " (first replicate)" if len(seeds) > 1 else ""
+    for r in results:
+        ctx.echo(f"{r['activation']:<8} train acc {r['train_accuracy']:.3f}  "
+                 f"test acc {r['test_accuracy']:.3f}")
+    ctx.table(results, title="Final accuracy and BCE per hidden activation" + many)
     _report_baseline(ctx, table, results, base)
-    ctx.text(f"{len(tr_idx)} training and {len(te_idx)} test rows (stratified); features "
-             f"{', '.join(table.feature_names)} standardised with the training mean "
+    mean, std = first.mean, first.std
+    ctx.text(f"{len(first.tr_idx)} training and {len(first.te_idx)} test rows (stratified); "
+             f"features {', '.join(table.feature_names)} standardised with the training mean "
              f"{mean.tolist()} and std {std.tolist()}. MLP 2-{'-'.join(map(str, cfg.widths))}-1, "
              f"N(0, {cfg.init_std:g}²) initialisation, SGD lr {cfg.lr:g}, batch "
              f"{cfg.batch_size}, {cfg.epochs} epochs, L1 λ = {cfg.l1_lambda:g}.")
-    _plot(cfg, ctx, table, tr_idx, te_idx, mean, std, h, model, base)
+    _plot(cfg, ctx, table, first.tr_idx, first.te_idx, mean, std, h, model, base)
+    return summaries
+
+
+def _summary(cfg: Config, h, k: int, rep: _Replicate, acts: list[str], classes) -> dict:
+    """Replicate k's summary: its members k·A … k·A + A − 1 and its own baseline."""
+    results = []
+    for e, act in enumerate(acts):
+        m = k * len(acts) + e
+        results.append({"activation": act,
+                        "train_accuracy": float(h.final("train", "accuracy")[m]),
+                        "test_accuracy": float(h.final("test", "accuracy")[m]),
+                        "train_loss": float(h.final("train", "loss")[m]),
+                        "test_loss": float(h.final("test", "loss")[m])})
+    y = rep.y[:, 0]
+    base = logistic_baseline(rep.x_tr, y[rep.tr_idx], rep.x_te, y[rep.te_idx], rep.mean,
+                             rep.std)
     best = max(results, key=lambda r: r["test_accuracy"])
     return {"results": results, "best_activation": best["activation"],
-            "best_test_accuracy": best["test_accuracy"], "n_train": len(tr_idx),
-            "n_test": len(te_idx), "feature_names": table.feature_names,
-            "input_mean": mean.tolist(), "input_std": std.tolist(),
-            "label_column": table.target_name, "classes": classes,
+            "best_test_accuracy": best["test_accuracy"], "n_train": len(rep.tr_idx),
+            "n_test": len(rep.te_idx), "feature_names": rep.table.feature_names,
+            "input_mean": rep.mean.tolist(), "input_std": rep.std.tolist(),
+            "label_column": rep.table.target_name, "classes": classes,
             "logistic_baseline": base}
 
 
@@ -256,7 +324,7 @@ def _live_panel(table, x_tr, y_tr, mean, std, acts, dev, n: int = 32):
     f0, f1 = table.feature_names
 
     def draw(model) -> list[Heatmap]:
-        prob = torch.sigmoid(model(inputs)[..., 0]).cpu().reshape(len(acts), n, n)
+        prob = torch.sigmoid(model(inputs)[: len(acts), :, 0]).cpu().reshape(len(acts), n, n)
         return [Heatmap(prob[e].numpy(), extent, points, xlabel=f0, ylabel=f1,
                         caption=f"{act}: P(class {table.classes[1]!r}) now (blue 0, red 1) "
                                 "and the training points")
