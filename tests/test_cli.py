@@ -133,3 +133,17 @@ def test_resume_of_completed_run_is_a_no_op_and_report_builds_index(tmp_path):
     index = Path(rep.stdout.strip()).read_text()
     assert "polyfit/" in index and "report.html" in index
     assert cli("report", str(tmp_path / "nope")).returncode == 2
+
+
+def test_show_lists_default_replicates_and_claims(capsys):
+    from trainlab.experiments import height_weight, linreg
+
+    for module, exp_id, how in ((height_weight, "height-weight", "one ensemble"),
+                                (linreg, "linreg", "one after another")):
+        assert main(["show", exp_id]) == 0
+        out = capsys.readouterr().out
+        rep = module.REPLICATES
+        assert (f"replicates (--seeds N overrides): smoke {rep.smoke}, quick {rep.quick}, "
+                f"full {rep.full}; trained as {how}") in out
+        for claim in module.CLAIMS:
+            assert f"  {claim.id}: {claim.statement}" in out

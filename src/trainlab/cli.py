@@ -126,9 +126,26 @@ def _cmd_show(exp_id: str) -> int:
         over = exp.presets.get(name, {})
         text = ", ".join(f"{k}={json.dumps(v)}" for k, v in over.items()) or "(defaults)"
         print(f"  {name}: {text}")
+    _show_replicates(exp)
     if exp.sweep is not None:
         _show_sweep(exp.sweep)
     return 0
+
+
+def _show_replicates(exp) -> None:
+    """Default replicates per preset, how they train, and the claims with verdicts."""
+    from trainlab.replicates import claims_of, spec
+
+    rep = spec(exp)
+    how = "one ensemble" if rep.ensemble else "one after another"
+    counts = ", ".join(f"{name} {rep.default(name)}" for name in PRESETS)
+    print(f"\nreplicates (--seeds N overrides): {counts}; trained as {how}")
+    claims = claims_of(exp)
+    if claims:
+        print("claims (summary.json `claims`, each with a verdict):")
+    for claim in claims:
+        print(f"  {claim.id}: {claim.statement}\n      statistic: {claim.statistic} "
+              f"{claim.direction} {claim.threshold:g} ({claim.source})")
 
 
 def _show_sweep(sweep) -> None:

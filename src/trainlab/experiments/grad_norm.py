@@ -104,6 +104,12 @@ SWEEP = Sweep(
 
 REPLICATES = Replicates(smoke=1, quick=3, full=3)
 
+# Measured 2026-12-02 with the default replicates: reproduced at quick (log2 ratio -0.07
+# [-0.14, -0.01]: 2 epochs, train loss still 0.25), not_reproduced at full (-4.1 [-5.1,
+# -3.1]: 20 epochs fit the 4,000 digits, train loss 0.003, and the minibatch gradient
+# norm falls from ~2.0 to ~0.13). The claim holds while the loss is still falling, not
+# once the network fits its training set; kept as stated and reported as measured.
+
 CLAIMS = (
     Claim("grad-norm-does-not-shrink",
           "While the MNIST network's loss falls, its minibatch gradient norm does not shrink "
