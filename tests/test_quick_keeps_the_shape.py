@@ -40,4 +40,4 @@ def test_quick_preset_of_every_experiment_reproduces_or_leaves_open_every_claim(
     every = [v for pairs in verdicts.values() for _, v in pairs]
     line = (f"claims: reproduced {every.count('reproduced')}, not_reproduced 0, "
             f"inconclusive {every.count('inconclusive')}")
-    assert line in proc.stdout, proc.stdout[-2000:]
+    assert line in proc.stderr, proc.stderr[-2000:]
