@@ -66,12 +66,12 @@ def test_an_interrupted_run_says_so_keeps_its_curves_and_stops_refreshing(tmp_pa
 
 
 def test_an_interrupted_run_of_separate_replicates_keeps_their_curves(tmp_path):
-    # height-weight runs its replicates one after another, each in its own folder: the
-    # run's metrics.jsonl is filled only at the end, so the live report's rows are kept
+    # mnist runs its replicates one after another, each in its own folder: the run's
+    # metrics.jsonl is filled only at the end, so the live report's rows are kept
     def stop(rows):
         if any(r["seed"] == 1 and r["epoch"] >= 2 for r in rows):
             raise KeyboardInterrupt
-    out = execute("height-weight", preset="smoke", seeds=2, out=tmp_path / "r",
+    out = execute("mnist", preset="smoke", seed=0, seeds=2, out=tmp_path / "r",
                   progress=False, quiet=True, observers=[SeedTap(stop)])
     assert out.state == "interrupted"
     final = (out.path / "report.html").read_text()
