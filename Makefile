@@ -35,7 +35,7 @@ $(SYS_STAMP):
 	@mkdir -p $(dir $(SYS_STAMP)) && touch $(SYS_STAMP)
 
 demo: install
-	$(VENV)/bin/trainlab suite --preset quick
+	$(VENV)/bin/trainlab suite --preset quick --workers 2
 
 test: install system-deps
 	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15
