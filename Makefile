@@ -38,7 +38,7 @@ demo: install
 	$(VENV)/bin/trainlab suite --preset quick --workers 2
 
 test: install system-deps
-	$(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=15
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15
 
 # JAX is optional: without it bench/ensemble.py prints its other numbers and says so.
 bench: install

@@ -4,8 +4,7 @@ the same shape of result as full in a fraction of the time).
 
 One `trainlab suite --preset quick --workers 2` in a child process (what `make demo`
 runs, on both cores); the verdicts are read back from every run's summary.json. It is
-the longest test (about 3.5 min): its folder sorts first, so that pytest-xdist starts it
-first instead of leaving it as the build's tail.
+the longest test (about 3.5 min).
 """
 
 import json
