@@ -29,9 +29,13 @@ from trainlab.losses import member_loss
 from trainlab.models import Ensemble
 
 MAX_POINTS = 64  # grid points per chunk
-BLOCK_NUMBERS = 2 ** 20  # activations of one chunk and example block (4 MiB of float32)
-# (bench/surface.py, one thread, 51 x 51 grid, 4,000 images, 784-100-10: 2**21 took 3.09 s,
-# 2**20 1.80 s, i.e. 11.0x -> 19.6x the one-batch loop; 784-256-128-10 18 -> 19 s, noise level)
+BLOCK_NUMBERS = 2 ** 19  # activations of one chunk and example block (2 MiB of float32)
+MIN_BLOCK = 64  # examples: below this the per-call overhead of a wide model's blocks wins
+# (bench/surface.py, one thread, 51 x 51 grid, 4,000 images, 784-100-10: 2**21 numbers took
+# 3.09 s, 2**20 1.80 s (session 4: 11.0x -> 19.6x the one-batch loop); session 5, one process
+# on a quiet machine: 2**21 1.55-1.69 s, 2**20 1.13-1.35 s, 2**19 0.91-1.03 s, 2**18
+# 1.08-1.15 s. 784-256-128-10 (widest 256): 2**19 with no floor (32 examples) 17.3 s against
+# 15.7 s at 2**20 (64 examples), hence the floor of 64 examples, which keeps it at 2**20's.)
 IN_PLACE = {"relu": torch.relu_, "tanh": torch.tanh_, "sigmoid": torch.sigmoid_}
 
 
@@ -103,7 +107,7 @@ class EnsembleGrid:
         c = coeffs.to(self.origin.device, self.origin.dtype)
         C = c.shape[0]
         c1 = torch.cat([torch.ones_like(c[:, :1]), c], dim=1)
-        block = max(16, BLOCK_NUMBERS // max(1, C * self.widest))
+        block = max(MIN_BLOCK, BLOCK_NUMBERS // max(1, C * self.widest))
         total = torch.zeros(C, dtype=c.dtype, device=c.device)
         with torch.no_grad(), one_thread(c.device):
             model = self._members(C) if self.tail_spec else None
