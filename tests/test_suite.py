@@ -94,7 +94,33 @@ def test_bad_input_exits_2_before_running_anything(tmp_path, fakes, capsys, args
     assert fragment in err and len(err.strip().splitlines()) == 1
 
 
-def test_worker_processes_run_real_experiments(tmp_path):
-    # subprocesses cannot see test-registered experiments: two fast real ones
+@pytest.mark.parametrize("start", ["forked", "spawned"])
+def test_worker_processes_run_real_experiments(tmp_path, monkeypatch, start):
+    if start == "spawned":  # a new `python -m trainlab` per experiment, as on a CUDA build
+        monkeypatch.setenv("TRAINLAB_SPAWN_WORKERS", "1")
     assert _suite(tmp_path, "--only", "polyfit,critical-points", "--workers", "2") == 0
     assert _states(tmp_path) == {"critical-points": ["completed"], "polyfit": ["completed"]}
+
+
+def _threads(cfg, ctx):
+    import torch
+    from threadpoolctl import threadpool_info
+
+    return {"value": 1.0, "torch": torch.get_num_threads(),
+            "blas": max(i["num_threads"] for i in threadpool_info())}
+
+
+def test_forked_workers_run_on_one_thread_each(tmp_path, fakes):
+    from trainlab.suite_workers import can_fork
+
+    assert can_fork()  # this machine's build is the CPU one
+    registry.experiment("suite-threads", config=_Cfg, purpose="test-only", chapter="basics",
+                        summary_keys=("value",))(_threads)
+    try:  # a test-registered experiment: only a forked child can see it
+        assert _suite(tmp_path, "--only", "suite-threads,suite-a", "--workers", "2") == 0
+    finally:
+        registry.unregister("suite-threads")
+    folder = next((tmp_path / "runs" / "suite-threads").iterdir())
+    summary = json.loads((folder / "summary.json").read_text())
+    assert (summary["torch"], summary["blas"]) == (1, 1)
+    assert _states(tmp_path)["suite-a"] == ["completed"]

@@ -1,23 +1,19 @@
 """`trainlab suite`: run every registered experiment, then build the runs index.
 
 Experiments run one after another in this process, or in K worker processes
-(`--workers K`, one thread each). A failed experiment does not stop the others; the
-suite then ends with exit code 3 and names the failures. Ctrl-C stops the whole suite
-at once (exit 130). `--resume` continues an earlier suite in the same runs folder: an
-experiment whose newest run of the same config completed is kept, an interrupted or
-killed one is resumed from its checkpoints, any other is run again.
+(`--workers K`, one thread each; `trainlab.suite_workers`). A failed experiment does
+not stop the others; the suite then ends with exit code 3 and names the failures.
+Ctrl-C stops the whole suite at once (exit 130). `--resume` continues an earlier suite
+in the same runs folder: an experiment whose newest run of the same config completed is
+kept, an interrupted or killed one is resumed from its checkpoints, any other is run
+again.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import signal
-import subprocess
 import sys
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from trainlab.errors import BadInput
@@ -112,64 +108,22 @@ def _run_inline(exp_id: str, args: argparse.Namespace) -> tuple[str, int, float,
         return exp_id, 2, time.perf_counter() - t0, str(exc)
 
 
-class _Workers:
-    """Runs experiments as `trainlab run|resume` child processes; `stop` ends them all.
-
-    Each child has its own session, so that Ctrl-C reaches the suite only, and the suite
-    forwards exactly one SIGINT to each child: a second one could cut a child's final
-    writes short.
-    """
-
-    def __init__(self, args: argparse.Namespace):
-        self.args = args
-        self.stopped = threading.Event()
-        self.children: set[subprocess.Popen] = set()
-        self.guard = threading.Lock()
-
-    def command(self, exp_id: str) -> list[str] | str:
-        args = self.args
-        action, folder = _plan(exp_id, args)
-        if action == "keep":
-            return f"{folder} (kept)"
-        if action == "resume":
-            return [sys.executable, "-m", "trainlab", "resume", str(folder)] + (
-                [] if args.device == "auto" else ["--device", args.device])
-        cmd = [sys.executable, "-m", "trainlab", "run", exp_id, "--preset", args.preset,
-               "--runs-dir", args.runs_dir, "--device", args.device]
-        if args.seed is not None:
-            cmd += ["--seed", str(args.seed)]
-        if args.seeds is not None:
-            cmd += ["--seeds", str(args.seeds)]
-        return cmd
-
-    def run(self, exp_id: str) -> tuple[str, int, float, str]:
-        """One experiment in a child process: (id, exit code, seconds, folder or message)."""
-        t0 = time.perf_counter()
-        cmd = self.command(exp_id)
-        if isinstance(cmd, str):
-            return exp_id, 0, 0.0, cmd
-        env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", TRAINLAB_THREADS="1")
-        with self.guard:
-            if self.stopped.is_set():  # Ctrl-C came before this one started
-                return exp_id, EXIT_INTERRUPTED, 0.0, "not started"
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    text=True, env=env, start_new_session=True)
-            self.children.add(proc)
-        out, err = proc.communicate()
-        with self.guard:
-            self.children.discard(proc)
-        if proc.returncode == EXIT_INTERRUPTED:  # a child stopped alone stops the suite
-            self.stopped.set()
-        lines = (out or "").strip().splitlines() or (err or "").strip().splitlines()
-        return exp_id, proc.returncode, time.perf_counter() - t0, lines[-1] if lines else ""
-
-    def stop(self) -> None:
-        """Start no more children; interrupt the running ones (they record `interrupted`)."""
-        with self.guard:
-            self.stopped.set()
-            for proc in self.children:
-                if proc.poll() is None:
-                    proc.send_signal(signal.SIGINT)
+def _command(exp_id: str, args: argparse.Namespace) -> list[str] | str:
+    """The `trainlab` arguments that run (or resume) one experiment in a worker, or the
+    line to print when it is kept."""
+    action, folder = _plan(exp_id, args)
+    if action == "keep":
+        return f"{folder} (kept)"
+    if action == "resume":
+        return ["resume", str(folder)] + ([] if args.device == "auto"
+                                          else ["--device", args.device])
+    cmd = ["run", exp_id, "--preset", args.preset, "--runs-dir", args.runs_dir,
+           "--device", args.device]
+    if args.seed is not None:
+        cmd += ["--seed", str(args.seed)]
+    if args.seeds is not None:
+        cmd += ["--seeds", str(args.seeds)]
+    return cmd
 
 
 def _line(res: tuple[str, int, float, str]) -> None:
@@ -185,18 +139,9 @@ def _run_all(ids: list[str], args: argparse.Namespace) -> list[tuple[str, int, f
             if results[-1][1] == EXIT_INTERRUPTED:
                 break  # Ctrl-C inside a run stops the suite, not just that run
         return results
-    workers = _Workers(args)
-    with ThreadPoolExecutor(args.workers) as pool:
-        try:
-            for res in pool.map(workers.run, ids):
-                results.append(res)
-                _line(res)
-                if res[1] == EXIT_INTERRUPTED:
-                    workers.stop()
-        except KeyboardInterrupt:
-            workers.stop()  # the pool then waits for the interrupted children
-            results.append(("", EXIT_INTERRUPTED, 0.0, "interrupted"))
-    return results
+    from trainlab.suite_workers import SuiteWorkers
+
+    return SuiteWorkers(args.workers).run_all(ids, lambda i: _command(i, args), _line)
 
 
 def _verdict_line(results: list[tuple[str, int, float, str]]) -> str:
