@@ -105,3 +105,22 @@ def test_time_figure_shows_fast_optimizers_next_to_lbfgs():
             [[x.min(), 1.0], [x.max(), 1.0]]))[:, 0]
         assert ends[1] - ends[0] > 0.25  # on a linear axis it was 0.03 of the width
     assert ctx.figures["curves-epoch"].axes[0].get_xscale() == "linear"
+
+
+def test_lbfgs_default_rate_fit_is_the_grid_middle_one(tmp_path):
+    """The grid reuses the default rate's L-BFGS fit for its ×1 point: a second fit of the
+    same model, batches and rate gives the same numbers to the bit."""
+    from trainlab.config import resolve
+    from trainlab.experiments import optimizers as exp
+    from trainlab.registry import get
+    from trainlab.run_context import RunContext
+
+    e = get("optimizers")
+    cfg = resolve(e.config, e.presets, "smoke", None, None, None)
+    ctx = RunContext(tmp_path, "optimizers", torch.device("cpu"), cfg.seed)
+    ds, train, test = exp.load_data(cfg, ctx.device)
+    lr = cfg.lrs[cfg.optimizers.index("lbfgs")]
+    first, second = (exp.train_one(cfg, ctx, ds, train, test, "lbfgs", [lr], n)
+                     for n in ("opt-lbfgs", "grid-lbfgs-1"))
+    assert exp._row(first, 0, "lbfgs", lr) == exp._row(second, 0, "lbfgs", lr)
+    assert not first.diverged[0]
