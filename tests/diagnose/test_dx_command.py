@@ -163,3 +163,24 @@ def test_trajectory_pca_matches_numpy_svd(zoo, trajectory, tmp_path):
     assert got == pytest.approx(expected, rel=1e-6)
     rows = (run.dir / "figures" / "trajectory.csv").read_text().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == [f"step{i * 5}.pt" for i in range(5)]
+
+
+def test_trace_takes_the_hessian_runs_krylov_space(zoo, tmp_path):
+    """After `hessian`, the trace's exact part is that run's Krylov space (no new Lanczos
+    steps): its interval still covers the dense trace, and alone it builds its own."""
+    ns: dict = {}
+    exec(zoo["mlp_spec"], ns)
+    x, y = ns["data"]()["train"]
+    eig, _, _ = _dense(ns["model"](), "cross_entropy", x, y)
+    both = trainlab.diagnose(ns["model"](), (x, y), "cross_entropy", preset="smoke",
+                             out=tmp_path / "both", only=["hessian", "trace"],
+                             trace_probes=40, **SMOKE).summary
+    alone = trainlab.diagnose(ns["model"](), (x, y), "cross_entropy", preset="smoke",
+                              out=tmp_path / "alone", only=["trace"], trace_probes=40,
+                              **SMOKE).summary
+    t = both["hessian_trace"]
+    assert t["subspace_from"] == "hessian" and t["subspace_rank"] == both["lanczos_steps"]
+    assert alone["hessian_trace"]["subspace_from"] == "trace"
+    for s in (both, alone):
+        lo, hi = s["hessian_trace"]["ci95"]
+        assert lo <= float(eig.sum()) <= hi

@@ -62,6 +62,8 @@ def _run_fn(probe: Probe, chosen, skipped):
             "eval_loss": probe.loss_at(probe.theta, probe.eval),
             "diagnostics": [d.name for d in chosen],
             "skipped": {name: reason for name, reason in skipped}}
+        names = [d.name for d in chosen]
+        probe.keep_krylov = "hessian" in names and "trace" in names and cfg.trace_rank > 0
         for d in chosen:
             ctx.echo(f"diagnose: {d.name}")
             summary.update(d.fn(probe, cfg, ctx))

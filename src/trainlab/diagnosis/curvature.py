@@ -15,7 +15,7 @@ from trainlab.diagnostics import hessian_eigenvalues, minimal_ratio, spectral_de
 from trainlab.diagnostics.eigen import hessian_top
 from trainlab.diagnostics.groups import restrict
 from trainlab.diagnostics.intervals import t_interval
-from trainlab.diagnostics.trace import deflated_trace, hutchinson_trace
+from trainlab.diagnostics.trace import RecordingOperator, deflated_trace, hutchinson_trace
 from trainlab.report.plots import new_figure
 
 from .figures import figure_with_data
@@ -33,9 +33,13 @@ def top_eigenvalues(probe, cfg, ctx) -> dict:
     """The ``top_k`` largest eigenvalues with their Lanczos residual bounds."""
     k = min(cfg.top_k, probe.params)
     steps = lanczos_steps(cfg, probe.params, cfg.lanczos_iters)
+    op = probe.operator(probe.hvp_chunk(cfg))
+    if probe.keep_krylov:  # the trace takes this run's Krylov space as its exact part
+        op = RecordingOperator(op)
     top = hessian_top(probe.loss_fn, probe.theta, k=k, iters=max(steps, k),
-                      tol=cfg.lanczos_tol, seed=cfg.seed, rule=cfg.lanczos_rule,
-                      operator=probe.operator(probe.hvp_chunk(cfg)))
+                      tol=cfg.lanczos_tol, seed=cfg.seed, rule=cfg.lanczos_rule, operator=op)
+    if isinstance(op, RecordingOperator):
+        probe.krylov = op.subspace()
     values, res = top.values.tolist(), top.residuals.tolist()
     ctx.table([{"i": i + 1, "eigenvalue": v, "residual_bound": r}
                for i, (v, r) in enumerate(zip(values, res, strict=True))],
@@ -59,17 +63,22 @@ def top_eigenvalues(probe, cfg, ctx) -> dict:
 def trace(probe, cfg, ctx) -> dict:
     """Hutchinson's trace with a t-interval over probes, for the whole model and per layer.
 
-    With ``trace_rank > 0`` the trace is exact on a ``trace_rank``-step Lanczos subspace and
-    Hutchinson's on the rest (`deflated_trace`), which narrows the interval for the
-    same number of probes.
+    With ``trace_rank > 0`` the trace is exact on a Lanczos subspace and Hutchinson's on
+    the rest (`deflated_trace`), which narrows the interval for the same number of
+    probes. The subspace is the Krylov space of the `hessian` diagnostic's run when it ran
+    first (its products are already paid for; the probes are drawn independently of it,
+    so the estimate stays unbiased), else ``trace_rank`` Lanczos steps of its own.
     """
     chunk = probe.hvp_chunk(cfg)
     op = probe.operator(chunk) if chunk else None
     rank = min(cfg.trace_rank, probe.params)  # rank P: the subspace is everything, exact
+    reused = probe.krylov if rank > 0 else None
     if rank > 0:  # same interval width from fewer products (see deflated_trace)
         est = deflated_trace(probe.loss_fn, probe.theta, rank=rank,
                              n_probes=max(cfg.trace_probes, 2), seed=cfg.seed,
-                             groups=probe.groups, operator=op)
+                             groups=probe.groups, operator=op, subspace=reused)
+        if reused is not None:
+            rank = int(reused.q.shape[0])
     else:
         est = hutchinson_trace(probe.loss_fn, probe.theta, n_probes=cfg.trace_probes,
                                batch=cfg.trace_batch, seed=cfg.seed, groups=probe.groups,
@@ -94,7 +103,9 @@ def trace(probe, cfg, ctx) -> dict:
               caption="Trace of each layer's diagonal Hessian block, from the same probes "
               "(E[v_g·(Hv)_g] = tr H_gg).")
     return {"hessian_trace": {**est.estimate.as_dict(), "probes": est.estimate.n,
-                              "subspace_rank": max(rank, 0)},
+                              "subspace_rank": max(rank, 0),
+                              "subspace_from": ("hessian" if reused is not None
+                                                else "trace" if rank > 0 else None)},
             "hessian_trace_per_layer": {n: e.as_dict() for n, e in est.groups.items()}}
 
 

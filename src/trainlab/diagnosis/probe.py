@@ -20,6 +20,7 @@ from torch.nn import functional as F
 from trainlab.diagnostics import count_params, flatten_params, make_loss_fn
 from trainlab.diagnostics.groups import ParamGroup, param_groups
 from trainlab.diagnostics.params import LossFn
+from trainlab.diagnostics.trace import Subspace
 from trainlab.errors import BadInput
 
 from .spec import Split, normalize_data, state_of, trajectory_files
@@ -49,6 +50,10 @@ class Probe:
     trajectory: list[dict[str, Tensor]] = field(default_factory=list)
     trajectory_names: list[str] = field(default_factory=list)
     auto_chunk: int | None = None
+    # the Krylov basis and products of the `hessian` diagnostic's Lanczos run, which the
+    # `trace` diagnostic takes as its exact subspace instead of building its own
+    krylov: Subspace | None = None
+    keep_krylov: bool = False  # set when `trace` runs after `hessian`
 
     def hvp_chunk(self, cfg) -> int:
         """Examples per Hessian-product micro-batch: ``cfg.hvp_chunk``, or when it is 0 the

@@ -89,6 +89,31 @@ class Subspace(NamedTuple):
     hq: Tensor
 
 
+class RecordingOperator:
+    """``v -> H v`` through ``operator``, keeping every vector and its product (`subspace`).
+
+    Wrapped around the operator of a Lanczos run (`trainlab.diagnostics.eigen.hessian_top`
+    or `lanczos_subspace`), it keeps the orthonormal Krylov basis and its products, which
+    `deflated_trace` takes as its exact part at no further cost. Memory: two ``(m, P)``
+    blocks in the vectors' dtype.
+    """
+
+    def __init__(self, operator: Callable[[Tensor], Tensor]):
+        self.operator = operator
+        self.qs: list[Tensor] = []
+        self.hqs: list[Tensor] = []
+
+    def __call__(self, q: Tensor) -> Tensor:
+        hq = self.operator(q)
+        self.qs.append(q.detach().clone())
+        self.hqs.append(hq.detach().to(q.dtype))
+        return hq
+
+    def subspace(self) -> Subspace:
+        """The vectors seen so far (rows) and their products."""
+        return Subspace(torch.stack(self.qs), torch.stack(self.hqs))
+
+
 def lanczos_subspace(operator: Callable[[Tensor], Tensor], p: int, rank: int, seed: int = 0,
                      device: torch.device | str | None = None) -> Subspace:
     """``rank`` Lanczos steps from a seeded start, keeping each basis vector and its product.
@@ -97,17 +122,9 @@ def lanczos_subspace(operator: Callable[[Tensor], Tensor], p: int, rank: int, se
     the largest eigenvalues in about 20 steps on the bench task), which are what carries
     the variance of Hutchinson's estimator. Memory: two ``(rank, P)`` float64 blocks.
     """
-    qs: list[Tensor] = []
-    hqs: list[Tensor] = []
-
-    def recording(q: Tensor) -> Tensor:
-        hq = operator(q)
-        qs.append(q.detach().clone())
-        hqs.append(hq.detach().to(q.dtype))
-        return hq
-
+    recording = RecordingOperator(operator)
     lanczos(recording, p, max(1, min(rank, p)), seed=seed, device=device, restart=False)
-    return Subspace(torch.stack(qs), torch.stack(hqs))
+    return recording.subspace()
 
 
 def deflated_trace(
