@@ -45,9 +45,9 @@ bench: install
 	$(PY) -m pip install -q -e ".[jax]" || echo "JAX not installed: no JAX comparison"
 	$(PY) bench/run_all.py
 
-# wall time and peak RSS of every experiment at the full preset (about 20 min)
+# wall time of `trainlab suite --preset full --workers 2`, per experiment and in all (about 15 min)
 bench-suite: install
-	$(PY) bench/suite_cost.py --preset full
+	$(PY) bench/suite_cost.py --preset full --workers 2
 
 lint: install
 	$(VENV)/bin/ruff check src tests bench

@@ -69,9 +69,10 @@ def test_quick_benchmark_prints_design_json(script):
         assert [c["size"]["precision"] for c in result["cases"]] == ["fp32", "bf16"]
 
 
-def test_suite_benchmark_reports_time_and_memory():
+@pytest.mark.parametrize("workers", [[], ["--workers", "2"]])
+def test_suite_benchmark_reports_time_and_memory(workers):
     proc = subprocess.run([sys.executable, str(BENCH / "suite_cost.py"), "--preset", "smoke",
-                           "--only", "polyfit,critical-points", "--json"],
+                           "--only", "polyfit,critical-points", "--json", *workers],
                           capture_output=True, text=True, timeout=600,
                           env=dict(os.environ, MPLBACKEND="Agg"))
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -80,6 +81,9 @@ def test_suite_benchmark_reports_time_and_memory():
     for case in result["cases"]:
         assert case["exit"] == 0 and case["seconds"] > 0
         assert 20 < case["peak_rss_mib"] < 4096  # a Python with torch, well under 4 GiB
+    if workers:  # one command: its wall time covers the longest experiment
+        assert result["workers"] == 2
+        assert result["total_s"] >= max(c["seconds"] for c in result["cases"])
 
 
 def _bench_module(name: str):
