@@ -33,9 +33,10 @@ from pathlib import Path
 EXIT_INTERRUPTED = 130
 CHILD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TRAINLAB_THREADS": "1"}
 POLL_S = 0.05
-# what a run imports beyond the CLI: loaded once in the suite before forking
-PRELOAD = ("trainlab.runner", "trainlab.report.render", "trainlab.stats", "scipy.stats",
-           "matplotlib.pyplot")
+# what a run imports beyond the CLI: loaded once in the suite before forking (plots first:
+# it picks the Agg backend unless MPLBACKEND says otherwise, before pyplot loads one)
+PRELOAD = ("trainlab.report.plots", "trainlab.runner", "trainlab.report.render",
+           "trainlab.stats", "scipy.stats", "matplotlib.pyplot")
 
 Result = tuple[str, int, float, str]  # (experiment id, exit code, seconds, folder or message)
 
