@@ -30,7 +30,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-EXIT_INTERRUPTED = 130
+from trainlab.runner import EXIT_INTERRUPTED
+
 CHILD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TRAINLAB_THREADS": "1"}
 POLL_S = 0.05
 # what a run imports beyond the CLI: loaded once in the suite before forking (plots first:
@@ -97,11 +98,6 @@ def _forked_child(argv: list[str], out: Path, err: Path) -> None:
     try:
         os.setsid()
         os.environ.update(CHILD_ENV)  # read by what the child starts, not by loaded libraries
-        import torch
-        from threadpoolctl import threadpool_limits
-
-        torch.set_num_threads(1)
-        threadpool_limits(1)  # NumPy's OpenBLAS read its thread count at the suite's import
         for fd, path in ((1, out), (2, err)):
             target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             os.dup2(target, fd)
@@ -167,9 +163,13 @@ class SuiteWorkers:
         line to print); ``report`` gets each result as it ends. Ctrl-C stops them all."""
         if self.fork:
             import torch
+            from threadpoolctl import threadpool_limits
 
             preload()
-            torch.set_num_threads(1)  # no OpenMP pool in the process the children copy
+            # the children copy these: one torch thread (so no OpenMP pool to copy either)
+            # and one BLAS thread (NumPy's OpenBLAS read its count when the suite imported it)
+            torch.set_num_threads(1)
+            threadpool_limits(1)
         results: list[Result] = []
         queue = list(ids)
         with tempfile.TemporaryDirectory(prefix="trainlab-suite-") as tmp:
