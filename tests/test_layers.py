@@ -8,7 +8,7 @@ import trainlab
 ROOT = Path(trainlab.__file__).parent
 
 LAYERS = {  # module (first component under trainlab) -> layer, 1 = top
-    "__init__": 1, "__main__": 1, "cli": 1, "api": 1, "suite": 1, "docs": 1,
+    "__init__": 1, "__main__": 1, "cli": 1, "api": 1, "suite": 1, "suite_workers": 1, "docs": 1,
     "experiments": 2,
     "train": 3, "train_state": 3, "sweeps": 3, "report": 3, "runner": 3, "run_env": 3,
     "diagnosis": 3, "run_context": 3, "runs": 3, "replicates": 3, "live": 3, "watch": 1,

@@ -34,10 +34,6 @@ from trainlab.runner import EXIT_INTERRUPTED
 
 CHILD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TRAINLAB_THREADS": "1"}
 POLL_S = 0.05
-# what a run imports beyond the CLI: loaded once in the suite before forking (plots first:
-# it picks the Agg backend unless MPLBACKEND says otherwise, before pyplot loads one)
-PRELOAD = ("trainlab.report.plots", "trainlab.runner", "trainlab.report.render",
-           "trainlab.stats", "scipy.stats", "matplotlib.pyplot")
 
 Result = tuple[str, int, float, str]  # (experiment id, exit code, seconds, folder or message)
 
@@ -52,14 +48,23 @@ def can_fork() -> bool:
 
 
 def preload() -> None:
-    """Import, in this process, what every child would otherwise import again."""
-    import importlib
+    """Import, in this process, what every child would otherwise import again.
 
+    That is every experiment module (through the registry) and what a run imports beyond
+    the CLI; the plots module first: it picks the Agg backend unless MPLBACKEND says
+    otherwise, before pyplot loads one.
+    """
+    import trainlab.report.plots  # noqa: F401
     from trainlab.registry import all_experiments
 
-    all_experiments()  # imports every experiment module
-    for name in PRELOAD:
-        importlib.import_module(name)
+    all_experiments()
+
+    import matplotlib.pyplot  # noqa: F401
+    import scipy.stats  # noqa: F401
+
+    import trainlab.report.render  # noqa: F401
+    import trainlab.runner  # noqa: F401
+    import trainlab.stats  # noqa: F401
 
 
 @dataclass
