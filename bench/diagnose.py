@@ -14,6 +14,9 @@ random points, float32, P ~ 4.4k (``--quick``: P ~ 1.2k).
   guaranteed bound; ``ratio_residual_rule``) and with residuals < 1e-3 max|λ|. Start
   vectors are random and PyHessian's cost depends on them, so both sides' top-5 times are
   means over ``--seeds`` seeded starts (each seed's time is in the JSON).
+- top-5 at the agreement the comparison asks (within 1e-3 of the dense top-5): PyHessian
+  at the loosest tolerance of its power iteration that reaches it (its default 1e-3 gives
+  about 1e-2 here; 1e-4 does), timed over the same seeds, against trainlab's defaults.
 - trace, compared at equal accuracy (``comparison_rule`` in the JSON): PyHessian's
   ``trace()`` (stops itself), PyHessian forced to 100 probes, hessian-eigenthings'
   ``hutchinson`` (100 probes) against `deflated_trace` run until its 95 % half-width is
@@ -128,7 +131,41 @@ def top5_cases(width: int, args) -> tuple:
                       "trainlab_residual_rule_max_rel_diff": _rel(res.values, top),
                       "ratio_residual_rule": round(base_s / res_s, 2),
                       "baseline_max_rel_diff": _rel(sorted(theirs, reverse=True), top)})
+    cases.append(_required_accuracy_case(model, x, y, crit, top, mine_s, mine, args))
     return cases, model, x, y, crit, f, theta, float(exact.sum()), mine.steps
+
+
+REQUIRED = 1e-3  # the agreement with the dense top-5 that the comparison asks of both sides
+PEER_TOLS = (1e-3, 1e-4, 1e-5, 1e-6)
+
+
+def _required_accuracy_case(model, x, y, crit, top, mine_s, mine, args) -> dict:
+    """PyHessian at the loosest of its tolerances whose top-5 agrees with the dense one
+    within 1e-3 (its default 1e-3 gives about 1e-2 here), against trainlab's defaults."""
+    peer = PEERS["pyhessian"]
+    for tol in PEER_TOLS:  # the loosest tolerance that reaches the agreement, on seed 0
+        torch.manual_seed(0)
+        values = peer.top(copy.deepcopy(model), x, y, crit, K, mine.steps, tol=tol)
+        error = _rel(sorted(values, reverse=True), top)
+        if error <= REQUIRED:
+            break
+    runs, net = [], copy.deepcopy(model)
+    for s in range(args.seeds):
+        torch.manual_seed(s)
+        runs.append(timed_result(lambda t=tol: peer.top(net, x, y, crit, K, mine.steps,
+                                                          tol=t), 1, args.clock))
+    base_s = sum(t for t, _ in runs) / len(runs)
+    return {"size": {"P": sum(p.numel() for p in model.parameters()), "N": N, "k": K},
+            "task": f"top-5 within {REQUIRED:g}",
+            "baseline": f"{peer.label.split(' (')[0]} eigenvalues(tol={tol:g})",
+            "baseline_tol": tol, "baseline_max_rel_diff": error,
+            "baseline_s": round(base_s, 4),
+            "baseline_s_per_seed": [round(t, 4) for t, _ in runs],
+            "trainlab_s": round(mine_s, 4), "trainlab_max_rel_diff": _rel(mine.values, top),
+            "comparison_rule": f"both sides agree with the dense top-5 within {REQUIRED:g} "
+                               f"relative: the peer at the loosest of {list(PEER_TOLS)} that "
+                               "does (checked on seed 0), trainlab at diagnose's defaults; "
+                               "times are means over the same seeded starts"}
 
 
 TRACE_RULE = ("equal accuracy: the target is the 95 % half-width of plain Hutchinson with the "

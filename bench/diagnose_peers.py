@@ -1,6 +1,8 @@
 """The peers of bench/diagnose.py behind one interface, with plain fallbacks.
 
-``PEERS[name].top(model, x, y, criterion, k, steps) -> k eigenvalues`` and
+``PEERS[name].top(model, x, y, criterion, k, steps, tol=None) -> k eigenvalues`` (``tol``
+sets a power iteration's stopping tolerance; None keeps the peer's default; Lanczos
+peers run ``steps`` steps and ignore it) and
 ``.trace(model, x, y, criterion, probes=None) -> (estimate, probes used)`` (``probes``
 forces that many probes; None keeps the peer's own stopping rule). When the package is not
 installed or does not import, a plain loop of the same algorithm stands in and ``label``
@@ -44,8 +46,9 @@ def _normalise(v):
     return [u / (n + 1e-6) for u in v]
 
 
-def plain_power_top(model, x, y, crit, k, steps, max_iter=100, tol=1e-3):
+def plain_power_top(model, x, y, crit, k, steps, tol=None, max_iter=100):
     """Power iteration with deflation, as PyHessian 0.1 does it (its defaults)."""
+    tol = 1e-3 if tol is None else tol
     params, grads = _flat_grad(model.eval(), x, y, crit)
     found: list[list[torch.Tensor]] = []
     values = []
@@ -96,7 +99,7 @@ def _rebuilt_hvp(model, x, y, crit):
     return matvec, sum(sizes)
 
 
-def plain_lanczos_top(model, x, y, crit, k, steps):
+def plain_lanczos_top(model, x, y, crit, k, steps, tol=None):
     """Lanczos with full reorthogonalisation, one rebuilt gradient graph per product."""
     matvec, n = _rebuilt_hvp(model.eval(), x, y, crit)
     q = torch.randn(n)
@@ -133,8 +136,9 @@ def plain_rebuilt_trace(model, x, y, crit, probes=None):
 def _pyhessian():
     from pyhessian import hessian
 
-    def top(model, x, y, crit, k, steps):
-        values, _ = hessian(model, crit, data=(x, y), cuda=False).eigenvalues(top_n=k)
+    def top(model, x, y, crit, k, steps, tol=None):
+        kw = {} if tol is None else {"tol": tol}
+        values, _ = hessian(model, crit, data=(x, y), cuda=False).eigenvalues(top_n=k, **kw)
         return values
 
     def trace(model, x, y, crit, probes=None):
@@ -153,7 +157,7 @@ def _eigenthings():
     def op(model, x, y, crit):
         return HessianOperator(model.eval(), [(x, y)], supervised_loss(crit))
 
-    def top(model, x, y, crit, k, steps):
+    def top(model, x, y, crit, k, steps, tol=None):
         res = lanczos(op(model, x, y, crit), k=k, max_iter=steps, which="LA",
                       reorthogonalize=True, seed=0)
         return res.eigenvalues.tolist()

@@ -47,15 +47,17 @@ def jacobian_norms(
 
     The sensitivity measure of Novak et al. (ICLR 2018): the Frobenius norm of the
     Jacobian of the class probabilities (``C`` outputs) with respect to the input
-    (``D`` numbers), for each example separately. Computed with
-    ``torch.func.vmap(torch.func.jacrev(g))`` where ``g`` runs the model on one example
-    (``x_i.unsqueeze(0)``), ``chunk_size`` examples at a time (memory ``chunk_size * C * D``).
+    (``D`` numbers), for each example separately. Since examples do not mix (see the
+    module docstring), one backward of ``sum_i p_c(x_i)`` gives row ``c`` of every
+    example's Jacobian at once: ``C`` backward passes through a chunk of ``chunk_size``
+    examples (memory ``chunk_size * C * D``), not one Jacobian per example.
 
     When the model is an `nn.Sequential` that opens with a linear layer ``W`` (H x D)
-    narrower than its input (H < D, e.g. 784 -> 256), the chain rule
-    ``J = J_rest(h) W`` gives ``||J||_F^2 = tr(J_rest (W W^T) J_rest^T)``: only the
-    ``C x H`` Jacobian of the rest of the network is taken per example, against the
-    ``H x H`` Gram matrix computed once — ``N C H^2`` instead of ``N C H D`` work.
+    narrower than its input (H < D, e.g. 784 -> 256), the chain rule ``J = J_rest(h) W``
+    and ``W^T = Q R`` (QR, ``Q`` with orthonormal columns) give ``||J||_F = ||J_rest
+    R^T||_F``: only the ``C x H`` Jacobian of the rest of the network is taken per
+    example, times the triangular ``R^T`` (H x H) in column blocks that skip its zero
+    upper part — about ``0.6 N C H^2`` multiply-adds instead of ``N C H D``.
 
     Args:
         model: in eval mode (see the module docstring); its parameters are constants.
@@ -68,30 +70,59 @@ def jacobian_norms(
         raise BadInput(f"chunk_size must be positive, got {chunk_size}")
     x = x.detach()
     split = _first_linear(model, x)
-    gram = None
+    tri = None
     if split is not None and split[0].out_features < split[0].in_features:
         first, model = split
         with torch.no_grad():
             x = F.linear(x.reshape(x.shape[0], -1), first.weight, first.bias)
-            gram = first.weight @ first.weight.T  # (H, H)
+            r = torch.linalg.qr(first.weight.T, mode="r")[1]  # (H, H) upper triangular
+            tri = r.T.to(x.dtype)  # lower triangular: ||J W||_F = ||J R^T||_F
         # per-chunk Jacobians are C x H now, not C x D: same memory, larger chunks
         chunk_size *= max(1, first.in_features // first.out_features)
-
-    def g(xi: Tensor) -> Tensor:
-        out = model(xi.unsqueeze(0)).squeeze(0)
-        return torch.softmax(out, dim=-1) if softmax else out
-
-    per_example = torch.func.vmap(torch.func.jacrev(g))
     norms = []
-    with torch.no_grad():  # jacrev differentiates on its own; no graph of the parameters
-        for part in x.split(chunk_size):
-            jac = per_example(part).reshape(part.shape[0], -1, part[0].numel())  # (n, C, D|H)
-            if gram is None:
-                norms.append(jac.reshape(part.shape[0], -1).norm(dim=1))
+    for part in x.split(chunk_size):
+        rows = _jacobian_rows(model, part, softmax)  # (K, n, F)
+        with torch.no_grad():
+            if tri is None:
+                squared = rows.square().sum((0, 2))
             else:
-                squared = ((jac @ gram) * jac).sum((1, 2))
-                norms.append(squared.clamp_min(0).sqrt())
+                squared = _triangular_square_norms(rows.reshape(-1, rows.shape[2]), tri)
+                squared = squared.reshape(rows.shape[0], rows.shape[1]).sum(0)
+        norms.append(squared.sqrt())
     return torch.cat(norms)
+
+
+def _jacobian_rows(model: nn.Module, x: Tensor, softmax: bool) -> Tensor:
+    """``(K, n, F)``: row ``k`` of each example's Jacobian of its ``K`` outputs (softmax
+    taken over the last output axis) with respect to its ``F`` input numbers."""
+    n = x.shape[0]
+    xs = x.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        out = model(xs)
+        if out.shape[:1] != (n,):
+            raise BadInput(f"the model maps {n} examples to an output of shape "
+                           f"{tuple(out.shape)}; expected ({n}, ...)")
+        flat = (torch.softmax(out, dim=-1) if softmax else out).reshape(n, -1)
+        k = flat.shape[1]
+        rows = []
+        for c in range(k):
+            (g,) = torch.autograd.grad(flat[:, c].sum(), xs, retain_graph=c < k - 1,
+                                       allow_unused=True)
+            rows.append(torch.zeros_like(xs) if g is None else g)
+    return torch.stack(rows).reshape(k, n, -1)
+
+
+def _triangular_square_norms(m: Tensor, lower: Tensor, blocks: int = 4) -> Tensor:
+    """Row-wise ``||m @ lower||^2`` for a lower-triangular ``lower`` (H x H): column block
+    ``[a, b)`` of the product needs only rows ``a:`` of ``lower``, so ``blocks`` blocks
+    cost ``(blocks + 1) / (2 blocks)`` of the full product."""
+    h = lower.shape[0]
+    width = -(-h // max(1, min(blocks, h)))
+    total = m.new_zeros(m.shape[0])
+    for a in range(0, h, width):
+        part = m[:, a:] @ lower[a:, a: a + width]
+        total += torch.linalg.vector_norm(part, dim=1).square()
+    return total
 
 
 def loss_input_grad_norms(
