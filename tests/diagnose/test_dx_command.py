@@ -89,10 +89,16 @@ def test_closed_form_quadratic_spectrum_trace_and_sharpness(tmp_path):
     assert s["sharpness"]["max"] == pytest.approx(expected, rel=1e-6)
     assert s["diagnostics"] == ["hessian", "trace", "sharpness"]
     chunked = trainlab.diagnose(model, (x, y), "mse", preset="smoke", out=tmp_path / "c",
-                                only=["hessian", "trace"], hvp_chunk=4, **SMOKE).summary
+                                only=["hessian", "trace", "density", "layers"], hvp_chunk=4,
+                                **SMOKE).summary
     assert chunked["hessian_top"] == pytest.approx(s["hessian_top"], rel=1e-9)
     assert chunked["hessian_trace"]["value"] == pytest.approx(s["hessian_trace"]["value"],
                                                               rel=1e-9)
+    # density and layers through the same micro-batches: H = 2 diag(a) in one layer
+    assert chunked["slq_range"][1] == pytest.approx(2 * float(a.max()), rel=1e-6)
+    (layer,) = chunked["layers"]
+    assert layer["top_eigenvalue"] == pytest.approx(2 * float(a.max()), rel=1e-6)
+    assert layer["trace"] == pytest.approx(2 * float(a.sum()), rel=1e-6)
 
 
 @pytest.mark.parametrize("kind", ["resnet", "dropout", "custom_loss"])

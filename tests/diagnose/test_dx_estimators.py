@@ -13,6 +13,7 @@ from trainlab.diagnostics.eigen import hessian_top
 from trainlab.diagnostics.groups import param_groups, restrict
 from trainlab.diagnostics.intervals import t_interval
 from trainlab.diagnostics.trace import hutchinson_trace
+from trainlab.errors import BadInput
 
 
 def _mlp_problem(seed=0):
@@ -94,6 +95,30 @@ def test_restricted_loss_has_the_diagonal_block_as_hessian():
                           atol=1e-12)
     assert [x.name for x in param_groups(model, by="parameter")] == [
         "0.weight", "0.bias", "2.weight", "2.bias"]
+
+
+def test_block_operator_through_micro_batches_is_the_diagonal_block():
+    # each layer's block product taken from the chunked full-model product (what the
+    # layers diagnostic does with hvp_chunk) against the dense block of the Hessian
+    from trainlab.diagnostics.eigen import chunked_hvp_operator
+    from trainlab.diagnostics.groups import block_operator
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.Tanh(),
+                                torch.nn.Linear(5, 2)).double()
+    x, y = torch.randn(10, 3, dtype=torch.float64), torch.randn(10, 2, dtype=torch.float64)
+    f = make_loss_fn(model, "mse", x, y)
+    theta = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+    h = torch.func.hessian(f)(theta)
+    parts = [make_loss_fn(model, "mse", x[i:i + 4], y[i:i + 4]) for i in (0, 4, 8)]
+    chunked = chunked_hvp_operator(parts, [0.4, 0.4, 0.2], theta)
+    for g in param_groups(model):
+        block = block_operator(chunked, theta, g)
+        eye = torch.eye(g.size, dtype=torch.float64)
+        got = torch.stack([block(e) for e in eye])
+        assert torch.allclose(got, h[g.start:g.stop, g.start:g.stop], atol=1e-10)
+    with pytest.raises(BadInput, match="does not match"):
+        block_operator(chunked, theta, param_groups(model)[0])(torch.ones(3))
 
 
 def test_t_interval_matches_scipy():

@@ -106,3 +106,24 @@ def test_spectral_density_few_iterations_keeps_extremes(problem):
     assert sd.grid.shape == sd.density.shape == (500,)
     assert float(sd.nodes.max()) == pytest.approx(float(exact[-1]), rel=1e-6)
     assert torch.trapezoid(sd.density, sd.grid) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_spectral_density_through_an_operator_equals_its_own_products():
+    # the same Lanczos runs from the same seeded vectors: the operator is only another
+    # route to the same products (here the dense matrix itself)
+    torch.manual_seed(5)
+    a = torch.randn(12, 12, dtype=torch.float64)
+    h = a @ a.T - 3 * torch.eye(12, dtype=torch.float64)
+
+    def f(t):
+        return 0.5 * t @ h @ t
+
+    theta = torch.randn(12, dtype=torch.float64)
+    own = spectral_density(f, theta, n_vectors=3, iters=12, grid=50, seed=1)
+    via = spectral_density(None, theta, n_vectors=3, iters=12, grid=50, seed=1,
+                           operator=lambda v: h @ v)
+    assert torch.allclose(own.nodes, via.nodes, atol=1e-10)
+    assert torch.allclose(own.density, via.density, atol=1e-10)
+    exact = torch.linalg.eigvalsh(h)
+    # 12 steps on a 12 x 12 matrix: the nodes are its eigenvalues
+    assert torch.allclose(via.nodes[0].sort().values, exact, atol=1e-8)

@@ -37,10 +37,10 @@ class DiagnoseConfig(BaseConfig):
                              minimum=0)
     trace_batch: int = option(1, "probes per vmapped Hessian product (1 is fastest on a "
                               "CPU; more can help on a GPU)", positive=True)
-    hvp_chunk: int = option(0, "examples per micro-batch of the Hessian products of hessian "
-                            "and trace: bounds memory to one micro-batch's graph, about "
-                            "1.5x the work (0 = automatic: the whole sample when its "
-                            "graph fits in hvp_mib)", minimum=0)
+    hvp_chunk: int = option(0, "examples per micro-batch of the Hessian products (hessian, "
+                            "trace, density, layers): bounds memory to one micro-batch's "
+                            "graph, about 1.5x the work (0 = automatic: the whole sample "
+                            "when its graph fits in hvp_mib)", minimum=0)
     hvp_mib: int = option(1536, "memory budget of one Hessian-product graph, for the "
                           "automatic hvp_chunk (estimated from what autograd saves)",
                           positive=True)

@@ -13,7 +13,7 @@ import numpy as np
 
 from trainlab.diagnostics import hessian_eigenvalues, minimal_ratio, spectral_density
 from trainlab.diagnostics.eigen import hessian_top
-from trainlab.diagnostics.groups import restrict
+from trainlab.diagnostics.groups import block_operator, restrict
 from trainlab.diagnostics.intervals import t_interval
 from trainlab.diagnostics.trace import RecordingOperator, deflated_trace, hutchinson_trace
 from trainlab.report.plots import new_figure
@@ -113,8 +113,10 @@ def trace(probe, cfg, ctx) -> dict:
 def density(probe, cfg, ctx) -> dict:
     """Stochastic Lanczos quadrature: the density and an SLQ trace with its interval."""
     iters = lanczos_steps(cfg, probe.params, cfg.slq_iters)
+    chunk = probe.hvp_chunk(cfg)
     sd = spectral_density(probe.loss_fn, probe.theta, n_vectors=cfg.slq_vectors,
-                          iters=iters, seed=cfg.seed)
+                          iters=iters, seed=cfg.seed,
+                          operator=probe.operator(chunk) if chunk else None)
     per_vector = probe.params * (sd.nodes * sd.weights).sum(1)  # P · v^T H v per vector
     est = t_interval(per_vector)
     fig, ax = new_figure()
@@ -134,19 +136,22 @@ def layers(probe, cfg, ctx) -> dict:
     """Per parameter group (module): top eigenvalue, trace and density of its Hessian block."""
     rows, curves = [], {}
     fig, ax = new_figure()
+    chunk = probe.hvp_chunk(cfg)  # micro-batches: each block's products through the full one
+    full = probe.operator(chunk) if chunk else None
     for g in probe.groups:
         f, t = restrict(probe.loss_fn, probe.theta, g)
+        op = block_operator(full, probe.theta, g) if full is not None else None
         top = hessian_top(f, t, k=1, iters=min(cfg.layer_iters, g.size), tol=cfg.lanczos_tol,
-                          seed=cfg.seed)
+                          seed=cfg.seed, operator=op)
         tr = hutchinson_trace(f, t, n_probes=cfg.layer_probes, batch=cfg.trace_batch,
-                              seed=cfg.seed).estimate
+                              seed=cfg.seed, operator=op).estimate
         rows.append({"layer": g.name, "params": g.size, "top_eigenvalue": float(top.values[0]),
                      "residual_bound": float(top.residuals[0]), "trace": tr.value,
                      "trace_ci95": list(tr.ci95)})
         # one start vector per layer: the figure is a sketch, and a model with many
         # layers would otherwise spend most of its products here
-        sd = spectral_density(f, t, n_vectors=1,
-                              iters=min(cfg.layer_iters, g.size), grid=200, seed=cfg.seed)
+        sd = spectral_density(f, t, n_vectors=1, iters=min(cfg.layer_iters, g.size),
+                              grid=200, seed=cfg.seed, operator=op)
         ax[0, 0].semilogy(sd.grid.numpy(), sd.density.clamp_min(1e-12).numpy(), label=g.name)
         curves[f"{g.name}:eigenvalue"] = sd.grid.tolist()
         curves[f"{g.name}:density"] = sd.density.tolist()

@@ -8,6 +8,7 @@ Hessian is the diagonal block ``H[g, g]`` of the full Hessian.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
@@ -69,3 +70,26 @@ def restrict(loss_fn: LossFn, params: Tensor, group: ParamGroup) -> tuple[LossFn
         return loss_fn(torch.cat([before.to(t.dtype), t, after.to(t.dtype)]))
 
     return f, fixed[group.start: group.stop].clone()
+
+
+def block_operator(operator: Callable[[Tensor], Tensor], params: Tensor,
+                   group: ParamGroup) -> Callable[[Tensor], Tensor]:
+    """``v_g -> H[g, g] v_g`` from the full product ``v (P,) -> H v``: ``v_g`` padded with
+    zeros to ``P`` numbers, multiplied, and the group's slice kept.
+
+    The same block as the Hessian of `restrict`'s function, through any operator (e.g.
+    `trainlab.diagnostics.eigen.chunked_hvp_operator`, whose memory is one micro-batch).
+    """
+    if not 0 <= group.start < group.stop <= params.numel():
+        raise BadInput(f"group {group.name!r} does not fit a vector of P={params.numel()}")
+    p = params.numel()
+
+    def apply(v: Tensor) -> Tensor:
+        if v.shape != (group.size,):
+            raise BadInput(f"vector of shape {tuple(v.shape)} does not match the group's "
+                           f"{group.size} parameters")
+        full = v.new_zeros(p)
+        full[group.start: group.stop] = v
+        return operator(full)[group.start: group.stop]
+
+    return apply

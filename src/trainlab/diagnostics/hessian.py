@@ -206,6 +206,7 @@ def spectral_density(
     grid: Tensor | int = 1000,
     sigma: float | None = None,
     seed: int = 0,
+    operator: Callable[[Tensor], Tensor] | None = None,
 ) -> SpectralDensity:
     """Estimate the Hessian eigenvalue density by stochastic Lanczos quadrature.
 
@@ -220,11 +221,13 @@ def spectral_density(
     Args:
         grid: points (G,) where the density is evaluated, or their number (a linspace
             over the node range widened by 5 sigma on both sides).
+        operator: ``v (P,) -> H v`` (e.g. `chunked_hvp_operator`) in place of the
+            products of ``loss_fn``.
 
     Memory is ``O(P * iters)`` (full reorthogonalisation, as in Ghorbani et al.).
     """
     p = params.numel()
-    op = hvp_operator(loss_fn, params)
+    op = operator if operator is not None else hvp_operator(loss_fn, params)
     gen = torch.Generator().manual_seed(seed)
     nodes, weights = [], []
     m = min(iters, p)
