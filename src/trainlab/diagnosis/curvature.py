@@ -69,8 +69,7 @@ def trace(probe, cfg, ctx) -> dict:
     first (its products are already paid for; the probes are drawn independently of it,
     so the estimate stays unbiased), else ``trace_rank`` Lanczos steps of its own.
     """
-    chunk = probe.hvp_chunk(cfg)
-    op = probe.operator(chunk) if chunk else None
+    op = probe.micro_batch_operator(cfg)
     rank = min(cfg.trace_rank, probe.params)  # rank P: the subspace is everything, exact
     reused = probe.krylov if rank > 0 else None
     if rank > 0:  # same interval width from fewer products (see deflated_trace)
@@ -113,10 +112,8 @@ def trace(probe, cfg, ctx) -> dict:
 def density(probe, cfg, ctx) -> dict:
     """Stochastic Lanczos quadrature: the density and an SLQ trace with its interval."""
     iters = lanczos_steps(cfg, probe.params, cfg.slq_iters)
-    chunk = probe.hvp_chunk(cfg)
     sd = spectral_density(probe.loss_fn, probe.theta, n_vectors=cfg.slq_vectors,
-                          iters=iters, seed=cfg.seed,
-                          operator=probe.operator(chunk) if chunk else None)
+                          iters=iters, seed=cfg.seed, operator=probe.micro_batch_operator(cfg))
     per_vector = probe.params * (sd.nodes * sd.weights).sum(1)  # P · v^T H v per vector
     est = t_interval(per_vector)
     fig, ax = new_figure()
@@ -136,8 +133,7 @@ def layers(probe, cfg, ctx) -> dict:
     """Per parameter group (module): top eigenvalue, trace and density of its Hessian block."""
     rows, curves = [], {}
     fig, ax = new_figure()
-    chunk = probe.hvp_chunk(cfg)  # micro-batches: each block's products through the full one
-    full = probe.operator(chunk) if chunk else None
+    full = probe.micro_batch_operator(cfg)  # then each block's products through the full one
     for g in probe.groups:
         f, t = restrict(probe.loss_fn, probe.theta, g)
         op = block_operator(full, probe.theta, g) if full is not None else None

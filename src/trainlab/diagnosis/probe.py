@@ -84,6 +84,12 @@ class Probe:
         weights = [xc.shape[0] / x.shape[0] for xc in x.split(chunk)]
         return chunked_hvp_operator(fns, weights, self.theta)
 
+    def micro_batch_operator(self, cfg):
+        """`operator` in micro-batches when ``hvp_chunk`` asks for them, else None (the
+        diagnostic then takes the products of ``loss_fn``, one retained graph)."""
+        chunk = self.hvp_chunk(cfg)
+        return self.operator(chunk) if chunk else None
+
     @property
     def params(self) -> int:
         """P, the number of scalar parameters."""

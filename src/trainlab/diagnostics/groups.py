@@ -61,8 +61,7 @@ def restrict(loss_fn: LossFn, params: Tensor, group: ParamGroup) -> tuple[LossFn
     t)`` for ``t`` of shape ``(group.size,)``; every Hessian diagnostic of ``f_g`` is one
     of the block ``H[start:stop, start:stop]``.
     """
-    if not 0 <= group.start < group.stop <= params.numel():
-        raise BadInput(f"group {group.name!r} does not fit a vector of P={params.numel()}")
+    _check_fits(group, params)
     fixed = params.detach()
     before, after = fixed[: group.start], fixed[group.stop:]
 
@@ -80,8 +79,7 @@ def block_operator(operator: Callable[[Tensor], Tensor], params: Tensor,
     The same block as the Hessian of `restrict`'s function, through any operator (e.g.
     `trainlab.diagnostics.eigen.chunked_hvp_operator`, whose memory is one micro-batch).
     """
-    if not 0 <= group.start < group.stop <= params.numel():
-        raise BadInput(f"group {group.name!r} does not fit a vector of P={params.numel()}")
+    _check_fits(group, params)
     p = params.numel()
 
     def apply(v: Tensor) -> Tensor:
@@ -93,3 +91,8 @@ def block_operator(operator: Callable[[Tensor], Tensor], params: Tensor,
         return operator(full)[group.start: group.stop]
 
     return apply
+
+
+def _check_fits(group: ParamGroup, params: Tensor) -> None:
+    if not 0 <= group.start < group.stop <= params.numel():
+        raise BadInput(f"group {group.name!r} does not fit a vector of P={params.numel()}")

@@ -119,8 +119,8 @@ def lanczos(
         if top_k is not None and tol > 0 and j + 1 >= top_k and _converged(
                 alphas, betas[:-1], b_value, top_k, tol, rule):
             break
-    as_tensor = lambda v: torch.tensor(v, dtype=dtype, device=device)  # noqa: E731
-    return Tridiagonal(as_tensor(alphas), as_tensor(betas[: len(alphas) - 1]), b)
+    return Tridiagonal(torch.tensor(alphas, dtype=dtype, device=device),
+                       torch.tensor(betas[: len(alphas) - 1], dtype=dtype, device=device), b)
 
 
 def _converged(alphas: list[float], betas: list[float], b_next: float, k: int, tol: float,
